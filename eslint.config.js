@@ -1,0 +1,104 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** DESIGN.md §3: the folder tree is the architecture diagram; these rules keep it true. */
+const layer = (files, group, message) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message }] }] },
+});
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.mjs', 'bench/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', name: ['test', 'describe', 'it', 'suite'], package: 'node:test' },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='pipe']",
+          message: 'use stream.pipeline, never .pipe() (CONTRACT.md §1)',
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        URL: 'readonly',
+      },
+    },
+  },
+  layer(
+    ['src/control/**/*.ts'],
+    ['**/data/*', '**/data/**', '**/admin/**', '**/cli/**'],
+    'control/ never imports data/ (DESIGN.md §3)',
+  ),
+  layer(
+    ['src/core/**/*.ts'],
+    [
+      'node:net',
+      'node:http',
+      'node:http2',
+      'node:tls',
+      'node:dgram',
+      '**/data/**',
+      '**/control/**',
+      '**/admin/**',
+      '**/cli/**',
+    ],
+    'core/ holds shared words only: no sockets, no other layer (DESIGN.md §3)',
+  ),
+  layer(
+    ['src/data/**/*.ts'],
+    ['**/control/**', '**/admin/**', '**/cli/**'],
+    'the data plane learns everything through apply(snapshot) (DESIGN.md §2)',
+  ),
+  {
+    files: ['src/data/balancing/**/*.ts', 'src/data/routing/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\./[^/]+$|\\.\\./\\.\\./core/[^/]+$)',
+              message: 'balancing and routing are pure: they import only core/ and their own folder (DESIGN.md §3)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  layer(
+    ['src/config/**/*.ts'],
+    ['**/data/**', '**/control/**', '**/admin/**', '**/cli/**'],
+    'config/ is the typed model only',
+  ),
+);

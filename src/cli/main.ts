@@ -1,0 +1,107 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { SwitchyardError } from '../core/errors.js';
+import { demo } from './demo.js';
+import { exitCodes } from './run-until-stopped.js';
+import { start } from './start.js';
+import { validate } from './validate.js';
+import { packageVersion, versionText } from './version.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 26) throw new InvalidArgumentError('expected a whole number from 1 to 26');
+  return n;
+};
+
+/**
+ * The `switchyard` command line. A thin wrapper over the library: parses flags, calls one verb, and maps the outcome
+ * to the exit codes of SPEC.md (0 ok, 1 start/config failure, 2 usage, 3 drain deadline exceeded).
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code: number = exitCodes.ok;
+  const program = new Command('switchyard')
+    .description('A load balancer and reverse proxy for Node.js')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  const logFormat = new Option('--log-format <format>', 'json (default) or pretty')
+    .choices(['json', 'pretty'])
+    .default('json');
+
+  program
+    .command('start')
+    .description('run the balancer in the foreground')
+    .option('-c, --config <file>', 'configuration file (default: $SWITCHYARD_CONFIG or switchyard.yaml)')
+    .option('--listen <address>', 'config-less: address to listen on, such as :8080 (default :8080)')
+    .option('--to <url>', 'config-less: an instance URL (repeat for each instance)', collect, [])
+    .addOption(
+      new Option('--algorithm <name>', 'config-less: balancing algorithm').choices([
+        'round-robin',
+        'weighted-round-robin',
+      ]),
+    )
+    .addOption(logFormat)
+    .option('--log-level <level>', 'trace, debug, info, warn, error (default: $SWITCHYARD_LOG_LEVEL or info)')
+    .action(
+      async (options: {
+        config?: string;
+        listen?: string;
+        to: string[];
+        algorithm?: string;
+        logFormat: 'json' | 'pretty';
+        logLevel?: string;
+      }) => {
+        code = await start(options);
+      },
+    );
+
+  program
+    .command('validate')
+    .description('check a configuration file and print every problem as file:line:col path: message')
+    .option('-c, --config <file>', 'configuration file (default: $SWITCHYARD_CONFIG or switchyard.yaml)')
+    .action(async (options: { config?: string }) => {
+      code = await validate(options.config ?? process.env['SWITCHYARD_CONFIG'] ?? 'switchyard.yaml');
+    });
+
+  program
+    .command('demo')
+    .description('start demo instances and a balancer in front of them, and print what to try')
+    .option('--listen <address>', 'balancer address', ':8080')
+    .option('--instances <n>', 'how many demo instances', positiveInt, 3)
+    .addOption(logFormat)
+    .action(async (options: { listen: string; instances: number; logFormat: 'json' | 'pretty' }) => {
+      code = await demo(options);
+    });
+
+  program
+    .command('version')
+    .description('print the versions of Switchyard and Node.js')
+    .action(() => {
+      process.stdout.write(`${versionText()}\n`);
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
+    }
+    if (error instanceof SwitchyardError) {
+      process.stderr.write(`switchyard: ${error.message}\n`);
+      return error.exitCode;
+    }
+    const errno = error as NodeJS.ErrnoException;
+    if (errno.code === 'EADDRINUSE' || errno.code === 'EACCES' || errno.code === 'EADDRNOTAVAIL') {
+      process.stderr.write(`switchyard: cannot listen: ${errno.message}\n`);
+      return exitCodes.failure;
+    }
+    process.stderr.write(`switchyard: ${(error as Error).stack ?? String(error)}\n`);
+    return exitCodes.failure;
+  }
+}
+
+// Run when executed directly (`tsx src/cli/main.ts …`); bin/switchyard.js imports `main` from the build instead.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv);
+}

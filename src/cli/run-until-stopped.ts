@@ -1,0 +1,59 @@
+import type { Logger } from '../core/log.js';
+import { defaultDrainDeadlineMs, type Switchyard } from '../main.js';
+
+/** Exit codes of SPEC.md: 0 clean stop, 3 drain deadline exceeded (or a forced second signal). */
+export const exitCodes = { ok: 0, failure: 1, usage: 2, forced: 3 } as const;
+
+export interface RunHooks {
+  /** Called on SIGHUP / SIGUSR2 (reload); errors are logged, the running config stays. */
+  readonly reload?: () => Promise<void>;
+  /** Called after the balancer stopped (to stop demo instances, say). */
+  readonly afterStop?: () => Promise<void>;
+}
+
+/**
+ * Runs a started balancer until SIGTERM or SIGINT, then drains it (in-flight requests finish within the deadline).
+ * A second SIGINT or SIGTERM stops at once. Resolves with the process exit code.
+ */
+export function runUntilStopped(switchyard: Switchyard, log: Logger, hooks: RunHooks = {}): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onReload = (): void => {
+      if (hooks.reload === undefined) return;
+      hooks
+        .reload()
+        .catch((error: unknown) => log.error({ err: error }, 'reload failed; the running configuration stays'));
+    };
+    const finish = (code: number): void => {
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      process.off('SIGHUP', onReload);
+      process.off('SIGUSR2', onReload);
+      resolve(code);
+    };
+    const onStop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn({ signal }, 'second stop signal: stopping at once');
+        finish(exitCodes.forced);
+        return;
+      }
+      stopping = true;
+      log.info({ signal, deadlineMs: defaultDrainDeadlineMs }, 'draining');
+      void switchyard
+        .close(defaultDrainDeadlineMs)
+        .then(async (forced) => {
+          await hooks.afterStop?.();
+          log.info({ forced }, 'stopped');
+          finish(forced ? exitCodes.forced : exitCodes.ok);
+        })
+        .catch((error: unknown) => {
+          log.error({ err: error }, 'stop failed');
+          finish(exitCodes.failure);
+        });
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onReload);
+    process.on('SIGUSR2', onReload);
+  });
+}

@@ -1,0 +1,25 @@
+/** Identifies one endpoint within its service (stable across snapshots; defaults to `host:port`). */
+export type EndpointId = string;
+
+/**
+ * Admin state of an endpoint, the vocabulary of HAProxy's runtime API:
+ * `ready` takes traffic, `drain` takes no new requests while in-flight ones finish, `maint` is out at once.
+ */
+export type AdminState = 'ready' | 'drain' | 'maint';
+
+/** One instance of a service as the data plane sees it: plain, immutable, JSON-serialisable. */
+export interface Endpoint {
+  readonly id: EndpointId;
+  /** Origin of the instance, `http://host:port` (no path). */
+  readonly url: string;
+  /** Relative share of traffic; 0 takes none. */
+  readonly weight: number;
+  readonly state: AdminState;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** The default endpoint id for a URL: `host:port` with the scheme's default port filled in. */
+export function endpointIdOf(url: URL): EndpointId {
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return `${url.hostname}:${port}`;
+}

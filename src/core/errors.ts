@@ -1,0 +1,52 @@
+/**
+ * The one table of errors Switchyard answers with: a stable code, an HTTP status, a title for the problem document
+ * (RFC 9457) and the Envoy-style access-log flag. Nothing else in the code invents a status.
+ */
+export const proxyErrors = {
+  noRoute: { code: 'no_route', status: 404, title: 'No route matches this request', flag: 'NR' },
+  noEndpoint: { code: 'no_healthy_endpoint', status: 503, title: 'No healthy endpoint is available', flag: 'UH' },
+  connectFailure: {
+    code: 'upstream_connect_failure',
+    status: 502,
+    title: 'The upstream could not be reached',
+    flag: 'UF',
+  },
+  upstreamReset: { code: 'upstream_reset', status: 502, title: 'The upstream closed the connection', flag: 'UC' },
+  upstreamTimeout: { code: 'upstream_timeout', status: 504, title: 'The upstream did not answer in time', flag: 'UT' },
+  badRequest: { code: 'bad_request', status: 400, title: 'The request is malformed', flag: 'DPE' },
+  requestTimeout: { code: 'request_timeout', status: 408, title: 'The request was not received in time', flag: 'DT' },
+  payloadTooLarge: { code: 'payload_too_large', status: 413, title: 'The request body is too large', flag: 'DPE' },
+  uriTooLong: { code: 'uri_too_long', status: 414, title: 'The request target is too long', flag: 'DPE' },
+  headersTooLarge: {
+    code: 'request_header_fields_too_large',
+    status: 431,
+    title: 'The request header block is too large or has too many fields',
+    flag: 'DPE',
+  },
+} as const;
+
+export type ProxyErrorName = keyof typeof proxyErrors;
+export type ProxyError = (typeof proxyErrors)[ProxyErrorName];
+
+/** Serialises a problem+json document (RFC 9457) for an error of the table. */
+export function problemJson(error: ProxyError, requestId?: string, detail?: string): string {
+  return JSON.stringify({
+    type: `https://switchyard.dev/problems/${error.code}`,
+    title: error.title,
+    status: error.status,
+    ...(detail === undefined ? {} : { detail }),
+    ...(requestId === undefined ? {} : { instance: `urn:request:${requestId}` }),
+  });
+}
+
+/** Thrown for a usage or configuration problem the CLI reports without a stack trace. */
+export class SwitchyardError extends Error {
+  constructor(
+    message: string,
+    /** Process exit code the CLI should use (1 start/config failure, 2 usage). */
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'SwitchyardError';
+  }
+}

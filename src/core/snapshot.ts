@@ -1,0 +1,39 @@
+import type { Algorithm, ListenerConfig, ServiceConfig } from '../config/schema.js';
+import type { Endpoint } from './endpoint.js';
+
+/**
+ * The immutable, plain-data view of everything the data plane may know at one instant. The control plane builds a
+ * new one on every change and hands it over through one entry point (`DataPlane.apply`); it is JSON-serialisable so
+ * the same hand-over works across `node:cluster` IPC.
+ */
+export interface Snapshot {
+  /** Increases by one with every snapshot the control plane publishes. */
+  readonly version: number;
+  readonly listeners: readonly ListenerSnapshot[];
+  /** In configuration order; the data plane compiles them into per-listener route tables. */
+  readonly routes: readonly RouteSnapshot[];
+  readonly services: Readonly<Record<string, ServiceSnapshot>>;
+}
+
+export type ListenerSnapshot = ListenerConfig;
+
+export interface RouteSnapshot {
+  /** The configured name, or `routes.<index>`. */
+  readonly name: string;
+  /** Listener names it applies to; undefined means every HTTP listener. */
+  readonly listeners?: readonly string[];
+  /** Lower-case exact host or `*.suffix`; undefined matches any host. */
+  readonly host?: string;
+  /** Path prefix on segment boundaries, without a trailing slash (`/` is the catch-all). */
+  readonly pathPrefix: string;
+  readonly service: string;
+}
+
+export interface ServiceSnapshot {
+  readonly name: string;
+  readonly algorithm: Algorithm;
+  /** Every known endpoint with its admin state; the data plane balances over the eligible ones. */
+  readonly endpoints: readonly Endpoint[];
+  readonly timeouts: ServiceConfig['timeouts'];
+  readonly maxConnectionsPerEndpoint: number;
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Endpoint } from '../../core/endpoint.js';
+import { RoundRobin } from './round-robin.js';
+import { WeightedRoundRobin } from './weighted-round-robin.js';
+
+const ep = (id: string, weight = 1): Endpoint => ({ id, url: `http://${id}.test:80`, weight, state: 'ready' });
+const picks = (
+  balancer: { pick: (ctx: object) => Endpoint | undefined },
+  n: number,
+  ctx = {},
+): (string | undefined)[] => Array.from({ length: n }, () => balancer.pick(ctx)?.id);
+
+test('round-robin visits endpoints in order and wraps around', () => {
+  const rr = new RoundRobin([ep('a'), ep('b'), ep('c')]);
+  assert.deepEqual(picks(rr, 7), ['a', 'b', 'c', 'a', 'b', 'c', 'a']);
+});
+
+test('round-robin skips excluded endpoints without losing its place', () => {
+  const rr = new RoundRobin([ep('a'), ep('b'), ep('c')]);
+  assert.equal(rr.pick({})?.id, 'a');
+  assert.equal(rr.pick({ exclude: new Set(['b']) })?.id, 'c');
+  assert.equal(rr.pick({})?.id, 'a');
+});
+
+test('round-robin returns undefined when every endpoint is excluded or there are none', () => {
+  assert.equal(new RoundRobin([ep('a')]).pick({ exclude: new Set(['a']) }), undefined);
+  assert.equal(new RoundRobin([]).pick({}), undefined);
+});
+
+test('round-robin with unequal weights interleaves smoothly', () => {
+  const rr = new RoundRobin([ep('a', 2), ep('b', 1)]);
+  assert.deepEqual(picks(rr, 6), ['a', 'b', 'a', 'a', 'b', 'a']);
+});
+
+test('weights 5:1:1 spread the heavy endpoint instead of bursting it', () => {
+  const wrr = new WeightedRoundRobin([ep('a', 5), ep('b', 1), ep('c', 1)]);
+  assert.deepEqual(picks(wrr, 14), ['a', 'a', 'b', 'a', 'c', 'a', 'a', 'a', 'a', 'b', 'a', 'c', 'a', 'a']);
+});
+
+test('weight 0 takes no traffic', () => {
+  const wrr = new WeightedRoundRobin([ep('a', 0), ep('b', 1)]);
+  assert.deepEqual(picks(wrr, 3), ['b', 'b', 'b']);
+  assert.deepEqual(picks(new RoundRobin([ep('a', 0), ep('b', 3)]), 2), ['b', 'b']);
+});
+
+test('weighted shares over many picks match the weights exactly', () => {
+  const wrr = new WeightedRoundRobin([ep('a', 3), ep('b', 2), ep('c', 1)]);
+  const counts = new Map<string, number>();
+  for (const id of picks(wrr, 600)) counts.set(id!, (counts.get(id!) ?? 0) + 1);
+  assert.deepEqual(Object.fromEntries(counts), { a: 300, b: 200, c: 100 });
+});
+
+test('weighted round-robin never re-picks an excluded endpoint', () => {
+  const wrr = new WeightedRoundRobin([ep('a', 5), ep('b', 1)]);
+  assert.deepEqual(picks(wrr, 4, { exclude: new Set(['a']) }), ['b', 'b', 'b', 'b']);
+  assert.equal(wrr.pick({ exclude: new Set(['a', 'b']) }), undefined);
+});

@@ -1,0 +1,135 @@
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { parseListenAddress } from '../../config/address.js';
+import { handleRequest } from '../proxy/http-proxy.js';
+import type { ListenerRuntime } from '../runtime.js';
+
+/**
+ * An HTTP/1.1 listener. Node's parser enforces the header block size and the header timeout (checked every second,
+ * so a slowloris client is closed within about `headerMs` + 1 s); this class adds the body-idle timeout and turns
+ * every parser rejection into a problem document and a closed connection.
+ */
+export class HttpListener {
+  readonly #server: Server;
+  readonly #log: Logger;
+  #runtime: ListenerRuntime;
+
+  constructor(runtime: ListenerRuntime, log: Logger) {
+    this.#runtime = runtime;
+    this.#log = log.child({ listener: runtime.snapshot.name });
+    const { timeouts, limits } = runtime.snapshot;
+    this.#server = createServer(
+      {
+        maxHeaderSize: limits.headerBytes,
+        headersTimeout: timeouts.headerMs,
+        requestTimeout: 0, // bodies are bounded by the idle timeout instead, so long uploads keep working
+        keepAliveTimeout: timeouts.keepAliveMs,
+        connectionsCheckingInterval: 1_000,
+        requireHostHeader: true,
+        joinDuplicateHeaders: false,
+      },
+      this.#onRequest,
+    );
+    // One more than the limit, so that "too many" is detected instead of silently truncated.
+    this.#server.maxHeadersCount = limits.headerCount + 1;
+    this.#server.on('clientError', onClientError);
+    this.#server.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
+  }
+
+  /** The listener's name (as in the configuration). */
+  get name(): string {
+    return this.#runtime.snapshot.name;
+  }
+
+  /** True when this listener can take `next` without new sockets or server options. */
+  accepts(next: ListenerRuntime): boolean {
+    const a = this.#runtime.snapshot;
+    const b = next.snapshot;
+    return a.address === b.address && a.protocol === b.protocol && a.limits.headerBytes === b.limits.headerBytes;
+  }
+
+  /** Swaps in a new snapshot's runtime; requests already running keep the one they started with. */
+  update(runtime: ListenerRuntime): void {
+    this.#runtime = runtime;
+    this.#server.headersTimeout = runtime.snapshot.timeouts.headerMs;
+    this.#server.keepAliveTimeout = runtime.snapshot.timeouts.keepAliveMs;
+    this.#server.maxHeadersCount = runtime.snapshot.limits.headerCount + 1;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const address = parseListenAddress(this.#runtime.snapshot.address);
+    if (address === undefined) throw new Error(`invalid listen address ${this.#runtime.snapshot.address}`);
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: address.host === '' ? undefined : address.host, port: address.port }, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = this.address();
+    this.#log.info({ address: bound.address, port: bound.port }, 'listening');
+    return bound;
+  }
+
+  address(): AddressInfo {
+    return this.#server.address() as AddressInfo;
+  }
+
+  /**
+   * Stops accepting, closes idle keep-alive connections as they become idle, and waits for in-flight requests
+   * until `deadlineMs`; then closes what is left. Resolves true when the deadline forced connections closed.
+   */
+  async close(deadlineMs: number): Promise<boolean> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const sweep = setInterval(() => this.#server.closeIdleConnections(), 100);
+    let forced = false;
+    const deadline = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        forced = true;
+        resolve();
+      }, deadlineMs).unref(),
+    );
+    this.#server.closeIdleConnections();
+    await Promise.race([closed, deadline]);
+    clearInterval(sweep);
+    if (forced) {
+      this.#server.closeAllConnections();
+      await closed;
+    }
+    return forced;
+  }
+
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    handleRequest(req, res, this.#runtime);
+  };
+}
+
+/** Parser rejections (oversized header block, malformed framing, header timeout): one 4xx, then the socket closes. */
+function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const problem = clientErrorProblem(error.code);
+  const body = problemJson(problem, undefined, error.code);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\ncontent-type: application/problem+json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+}
+
+function clientErrorProblem(code: string | undefined): ProxyError {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return proxyErrors.headersTooLarge;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return proxyErrors.requestTimeout;
+    default:
+      return proxyErrors.badRequest;
+  }
+}

@@ -1,0 +1,233 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { EndpointId } from '../../core/endpoint.js';
+import { proxyErrors, type ProxyError } from '../../core/errors.js';
+import type { PickContext } from '../balancing/balancer.js';
+import type { EndpointRuntime, ListenerRuntime, ServiceRuntime } from '../runtime.js';
+import { forwardRequestHeaders, forwardResponseHeaders, peerAddress, type RequestHead } from './forwarding.js';
+import { sendProblem } from './problem.js';
+
+/** Errors that mean nothing reached the upstream: the request may go to another endpoint whatever its method. */
+const connectFailureCodes = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+]);
+
+/** Attempts per request on connect failure: the first endpoint and one other (CONTRACT.md §1). */
+const maxAttempts = 2;
+
+const noExclusions: PickContext = {};
+
+/**
+ * Proxies one HTTP request through a listener's runtime: limits, forwarding headers, routing, then an exchange with
+ * an upstream endpoint. Every outcome ends in a response or a closed connection; nothing is thrown.
+ */
+export function handleRequest(req: IncomingMessage, res: ServerResponse, listener: ListenerRuntime): void {
+  const limits = listener.snapshot.limits;
+  const target = req.url ?? '/';
+  if (target.length > limits.targetBytes) {
+    sendProblem(res, proxyErrors.uriTooLong, undefined, { close: true });
+    return;
+  }
+  if (req.rawHeaders.length > limits.headerCount * 2) {
+    sendProblem(res, proxyErrors.headersTooLarge, undefined, { close: true });
+    return;
+  }
+  const head = forwardRequestHeaders(req.rawHeaders, peerAddress(req.socket.remoteAddress), 'http', listener.trusted);
+  if (head.duplicateHost) {
+    sendProblem(res, proxyErrors.badRequest, head.requestId, { detail: 'more than one Host header', close: true });
+    return;
+  }
+  const path = target.charCodeAt(0) === 47 /* '/' */ ? target : originForm(target, req.method, head.host);
+  if (path === undefined) {
+    sendProblem(res, proxyErrors.badRequest, head.requestId, {
+      detail: 'request target does not match Host',
+      close: true,
+    });
+    return;
+  }
+  if (head.hasBody) watchBodyIdle(req, res, listener.snapshot.timeouts.bodyIdleMs);
+  const query = path.indexOf('?');
+  const route = listener.routes.match(head.host, query === -1 ? path : path.slice(0, query));
+  const service = route === undefined ? undefined : listener.services.get(route.service);
+  if (service === undefined) {
+    sendProblem(res, route === undefined ? proxyErrors.noRoute : proxyErrors.noEndpoint, head.requestId);
+    return;
+  }
+  new ProxyExchange(req, res, service, head, path).start();
+}
+
+/** A request body that pauses longer than `idleMs` gets 408 (or a closed connection once a response started). */
+function watchBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number): void {
+  req.setTimeout(idleMs, () => {
+    sendProblem(res, proxyErrors.requestTimeout, undefined, { detail: 'request body stalled', close: true });
+    req.socket.destroySoon();
+  });
+  // Once the body is in, the socket's timeout belongs to Node's keep-alive handling again.
+  req.once('end', () => req.socket.setTimeout(0));
+}
+
+/**
+ * The origin-form target of an absolute-form (`http://host/path`) or asterisk-form request. Absolute-form must name
+ * the same authority as `Host` (CONTRACT.md §3); anything else is undefined (400).
+ */
+function originForm(target: string, method: string | undefined, host: string | undefined): string | undefined {
+  if (target === '*') return method === 'OPTIONS' ? '*' : undefined;
+  if (!/^https?:\/\//i.test(target) || !URL.canParse(target)) return undefined;
+  const url = new URL(target);
+  if (host === undefined || url.host !== host.toLowerCase()) return undefined;
+  return `${url.pathname}${url.search}`;
+}
+
+/**
+ * One request's conversation with the upstream, as an undici dispatch handler (the raw-buffer handler API: no
+ * header object is built per response). It streams both ways with back-pressure, retries a connect failure once on
+ * another endpoint, and turns every upstream failure into a status or, once the response has started, a closed
+ * client connection (never a fake end).
+ */
+class ProxyExchange implements Dispatcher.DispatchHandler {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #service: ServiceRuntime;
+  readonly #head: RequestHead;
+  readonly #path: string;
+  #endpoint: EndpointRuntime | undefined;
+  #tried: Set<EndpointId> | undefined;
+  #abort: ((error?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  #awaitingDrain = false;
+  #clientGone = false;
+  #done = false;
+
+  constructor(req: IncomingMessage, res: ServerResponse, service: ServiceRuntime, head: RequestHead, path: string) {
+    this.#req = req;
+    this.#res = res;
+    this.#service = service;
+    this.#head = head;
+    this.#path = path;
+  }
+
+  start(): void {
+    this.#res.on('close', this.#onClientClose);
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    const endpoint = this.#service.balancer.pick(this.#tried === undefined ? noExclusions : { exclude: this.#tried });
+    const runtime = endpoint === undefined ? undefined : this.#service.endpoints.get(endpoint.id);
+    if (runtime === undefined) {
+      this.#fail(this.#tried === undefined ? proxyErrors.noEndpoint : proxyErrors.connectFailure);
+      return;
+    }
+    this.#endpoint = runtime;
+    runtime.load.inFlight++;
+    runtime.pool.dispatch(
+      {
+        path: this.#path,
+        method: this.#req.method as Dispatcher.HttpMethod,
+        headers: this.#head.headers,
+        body: this.#head.hasBody ? this.#req : null,
+      },
+      this,
+    );
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#clientGone) abort(new Error('client closed the connection'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // informational (103): the final response follows
+    const res = this.#res;
+    if (res.destroyed) return false;
+    try {
+      res.writeHead(statusCode, forwardResponseHeaders(rawHeaders, this.#head.requestId));
+    } catch {
+      // A header Node refuses to send (invalid characters): the response cannot be relayed faithfully.
+      this.#abort?.(new Error('invalid upstream response header'));
+      return false;
+    }
+    this.#resume = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const res = this.#res;
+    // A destroyed response never emits 'drain' (perf-notes trap 1): the close handler aborts the upstream instead.
+    if (res.destroyed) return false;
+    if (res.write(chunk)) return true;
+    if (!this.#awaitingDrain) {
+      this.#awaitingDrain = true;
+      res.once('drain', this.#onDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    this.#release();
+    this.#done = true;
+    this.#res.end();
+  }
+
+  onError(error: Error): void {
+    const endpoint = this.#release();
+    if (this.#res.headersSent || this.#clientGone) {
+      // Mid-body failure: close the client connection so a truncated body is never mistaken for a whole one.
+      this.#done = true;
+      this.#res.destroy();
+      return;
+    }
+    const code = (error as { code?: string }).code ?? '';
+    if (connectFailureCodes.has(code) && endpoint !== undefined && this.#canRetry()) {
+      (this.#tried ??= new Set()).add(endpoint.endpoint.id);
+      if (this.#tried.size < maxAttempts) {
+        this.#dispatch();
+        return;
+      }
+    }
+    this.#fail(errorFor(code));
+  }
+
+  /** A connect failure sent nothing, so any method may be retried unless the request body was already read. */
+  #canRetry(): boolean {
+    return !this.#head.hasBody || !this.#req.readableDidRead;
+  }
+
+  #fail(error: ProxyError): void {
+    this.#done = true;
+    sendProblem(this.#res, error, this.#head.requestId);
+  }
+
+  #release(): EndpointRuntime | undefined {
+    const endpoint = this.#endpoint;
+    if (endpoint !== undefined) {
+      endpoint.load.inFlight--;
+      this.#endpoint = undefined;
+    }
+    return endpoint;
+  }
+
+  readonly #onDrain = (): void => {
+    this.#awaitingDrain = false;
+    this.#resume?.();
+  };
+
+  readonly #onClientClose = (): void => {
+    if (this.#done) return;
+    this.#clientGone = true;
+    this.#abort?.(new Error('client closed the connection'));
+  };
+}
+
+function errorFor(code: string): ProxyError {
+  if (connectFailureCodes.has(code)) return proxyErrors.connectFailure;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return proxyErrors.upstreamTimeout;
+  return proxyErrors.upstreamReset;
+}

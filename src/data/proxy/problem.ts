@@ -1,0 +1,24 @@
+import type { ServerResponse } from 'node:http';
+import { problemJson, type ProxyError } from '../../core/errors.js';
+
+/**
+ * Answers with a small problem+json document (RFC 9457). With `close`, the connection is closed after it: used for
+ * malformed or abusive requests, where the rest of the connection cannot be trusted.
+ */
+export function sendProblem(
+  res: ServerResponse,
+  error: ProxyError,
+  requestId: string | undefined,
+  options: { readonly detail?: string; readonly close?: boolean } = {},
+): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = problemJson(error, requestId, options.detail);
+  const headers = ['content-type', 'application/problem+json', 'content-length', String(Buffer.byteLength(body))];
+  if (requestId !== undefined) headers.push('x-request-id', requestId);
+  if (options.close === true) headers.push('connection', 'close');
+  res.writeHead(error.status, headers);
+  res.end(body);
+}

@@ -1,0 +1,30 @@
+import type { Pool } from 'undici';
+import type { Endpoint, EndpointId } from '../core/endpoint.js';
+import type { ListenerSnapshot, ServiceSnapshot } from '../core/snapshot.js';
+import type { Balancer } from './balancing/balancer.js';
+import type { TrustedProxies } from './proxy/forwarding.js';
+import type { RouteTable } from './routing/route-table.js';
+import type { InFlightCounter } from './upstream/in-flight.js';
+
+/**
+ * What the data plane compiled from one snapshot: everything a request needs, precomputed at `apply()` time.
+ * A request reads its listener's runtime once when it starts and keeps it until it ends.
+ */
+export interface EndpointRuntime {
+  readonly endpoint: Endpoint;
+  readonly pool: Pool;
+  readonly load: InFlightCounter;
+}
+
+export interface ServiceRuntime {
+  readonly snapshot: ServiceSnapshot;
+  readonly balancer: Balancer;
+  readonly endpoints: ReadonlyMap<EndpointId, EndpointRuntime>;
+}
+
+export interface ListenerRuntime {
+  readonly snapshot: ListenerSnapshot;
+  readonly routes: RouteTable;
+  readonly trusted: TrustedProxies;
+  readonly services: ReadonlyMap<string, ServiceRuntime>;
+}

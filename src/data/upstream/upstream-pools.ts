@@ -1,0 +1,63 @@
+import { Pool } from 'undici';
+import type { Endpoint } from '../../core/endpoint.js';
+import type { ServiceSnapshot } from '../../core/snapshot.js';
+
+/**
+ * One keep-alive connection pool per endpoint (undici `Pool`), kept across snapshots while the endpoint and its
+ * pool options stay the same, so a config change never drops warm connections. A pool no longer referenced by the
+ * newest snapshot is closed gracefully: its running requests finish first.
+ */
+export class UpstreamPools {
+  #pools = new Map<string, Pool>();
+
+  /** Returns the pools for a new snapshot's endpoints, reusing existing ones; closes pools nobody uses any more. */
+  reconcile(services: readonly ServiceSnapshot[]): (service: ServiceSnapshot, endpoint: Endpoint) => Pool {
+    const next = new Map<string, Pool>();
+    for (const service of services) {
+      for (const endpoint of service.endpoints) {
+        const key = poolKey(service, endpoint);
+        if (next.has(key)) continue;
+        next.set(key, this.#pools.get(key) ?? createPool(service, endpoint));
+      }
+    }
+    for (const [key, pool] of this.#pools) {
+      if (!next.has(key)) void pool.close().catch(() => undefined);
+    }
+    this.#pools = next;
+    return (service, endpoint) => {
+      const pool = next.get(poolKey(service, endpoint));
+      if (pool === undefined) throw new Error(`no pool for ${endpoint.url}`);
+      return pool;
+    };
+  }
+
+  /** Closes every pool; with `force`, running requests are aborted instead of awaited. */
+  async close(force = false): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => (force ? pool.destroy() : pool.close()).catch(() => undefined)));
+  }
+}
+
+function poolKey(service: ServiceSnapshot, endpoint: Endpoint): string {
+  const t = service.timeouts;
+  return `${endpoint.url}|${t.connectMs}|${t.keepAliveMs}|${service.maxConnectionsPerEndpoint}`;
+}
+
+function createPool(service: ServiceSnapshot, endpoint: Endpoint): Pool {
+  const pool = new Pool(endpoint.url, {
+    connections: service.maxConnectionsPerEndpoint,
+    pipelining: 1,
+    connect: { timeout: service.timeouts.connectMs },
+    keepAliveTimeout: service.timeouts.keepAliveMs,
+    // An instance's own `Keep-Alive: timeout=N` hint is honoured minus this margin, so Switchyard closes first.
+    keepAliveTimeoutThreshold: 1_000,
+    keepAliveMaxTimeout: service.timeouts.keepAliveMs,
+    headersTimeout: service.timeouts.firstByteMs,
+    bodyTimeout: service.timeouts.bodyIdleMs,
+    strictContentLength: true,
+  });
+  // Connection errors surface on the requests that hit them; the pool-level event must not crash the process.
+  pool.on('connectionError', () => undefined);
+  return pool;
+}
