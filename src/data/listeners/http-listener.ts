@@ -28,7 +28,7 @@ export class HttpListener {
         requestTimeout: 0, // bodies are bounded by the idle timeout instead, so long uploads keep working
         keepAliveTimeout: timeouts.keepAliveMs,
         connectionsCheckingInterval: 1_000,
-        requireHostHeader: true,
+        requireHostHeader: false, // checked by the proxy, which answers with a problem document
         joinDuplicateHeaders: false,
       },
       this.#onRequest,

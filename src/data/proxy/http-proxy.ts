@@ -39,9 +39,17 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, listene
     sendProblem(res, proxyErrors.headersTooLarge, undefined, { close: true });
     return;
   }
+  if (req.httpVersionMajor !== 1) {
+    sendProblem(res, proxyErrors.badRequest, undefined, {
+      detail: 'only HTTP/1.0 and HTTP/1.1 are accepted here',
+      close: true,
+    });
+    return;
+  }
   const head = forwardRequestHeaders(req.rawHeaders, peerAddress(req.socket.remoteAddress), 'http', listener.trusted);
-  if (head.duplicateHost) {
-    sendProblem(res, proxyErrors.badRequest, head.requestId, { detail: 'more than one Host header', close: true });
+  if (head.duplicateHost || (head.host === undefined && req.httpVersionMinor === 1)) {
+    const detail = head.duplicateHost ? 'more than one Host header' : 'an HTTP/1.1 request needs a Host header';
+    sendProblem(res, proxyErrors.badRequest, head.requestId, { detail, close: true });
     return;
   }
   const path = target.charCodeAt(0) === 47 /* '/' */ ? target : originForm(target, req.method, head.host);
