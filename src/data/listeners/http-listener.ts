@@ -16,6 +16,7 @@ export class HttpListener {
   readonly #server: Server;
   readonly #log: Logger;
   #runtime: ListenerRuntime;
+  #draining = false;
 
   constructor(runtime: ListenerRuntime, log: Logger) {
     this.#runtime = runtime;
@@ -83,6 +84,7 @@ export class HttpListener {
    * until `deadlineMs`; then closes what is left. Resolves true when the deadline forced connections closed.
    */
   async close(deadlineMs: number): Promise<boolean> {
+    this.#draining = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const sweep = setInterval(() => this.#server.closeIdleConnections(), 100);
     let forced = false;
@@ -103,6 +105,8 @@ export class HttpListener {
   }
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // While draining, each keep-alive client is told to go away with its next response.
+    if (this.#draining) res.shouldKeepAlive = false;
     handleRequest(req, res, this.#runtime);
   };
 }

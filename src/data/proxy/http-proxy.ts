@@ -8,7 +8,9 @@ import { forwardRequestHeaders, forwardResponseHeaders, peerAddress, type Reques
 import { sendProblem } from './problem.js';
 
 /** Errors that mean nothing reached the upstream: the request may go to another endpoint whatever its method. */
-const connectFailureCodes = new Set([
+const nothingSentCodes = new Set([
+  'UND_ERR_CLOSED', // the endpoint's pool was closed by a newer snapshot before this request was written
+
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
   'EHOSTUNREACH',
@@ -18,6 +20,12 @@ const connectFailureCodes = new Set([
   'EAI_AGAIN',
   'ETIMEDOUT',
 ]);
+
+/** Failures before any response byte that an idempotent request may be retried after (RFC 9110 §9.2.2). */
+const resetCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** Methods whose retry cannot do harm (CONTRACT.md §1). */
+const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Attempts per request on connect failure: the first endpoint and one other (CONTRACT.md §1). */
 const maxAttempts = 2;
@@ -193,7 +201,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const code = (error as { code?: string }).code ?? '';
-    if (connectFailureCodes.has(code) && endpoint !== undefined && this.#canRetry()) {
+    if (endpoint !== undefined && this.#canRetry(code)) {
       (this.#tried ??= new Set()).add(endpoint.endpoint.id);
       if (this.#tried.size < maxAttempts) {
         this.#dispatch();
@@ -203,9 +211,14 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#fail(errorFor(code));
   }
 
-  /** A connect failure sent nothing, so any method may be retried unless the request body was already read. */
-  #canRetry(): boolean {
-    return !this.#head.hasBody || !this.#req.readableDidRead;
+  /**
+   * A connect failure sent nothing, so any method may be retried; a reset before the response (such as an instance
+   * closing an idle keep-alive connection just as the request was written) only for idempotent methods. Never when
+   * the request body was already consumed.
+   */
+  #canRetry(code: string): boolean {
+    if (this.#head.hasBody && this.#req.readableDidRead) return false;
+    return nothingSentCodes.has(code) || (resetCodes.has(code) && idempotentMethods.has(this.#req.method ?? ''));
   }
 
   #fail(error: ProxyError): void {
@@ -235,7 +248,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 }
 
 function errorFor(code: string): ProxyError {
-  if (connectFailureCodes.has(code)) return proxyErrors.connectFailure;
+  if (nothingSentCodes.has(code)) return proxyErrors.connectFailure;
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return proxyErrors.upstreamTimeout;
   return proxyErrors.upstreamReset;
 }
