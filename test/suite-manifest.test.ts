@@ -13,8 +13,13 @@ function testFiles(dir: string): string[] {
     .sort();
 }
 
-const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-const listed = (script: string): string[] => (scripts[script] ?? '').split(/\s+/).filter((word) => word.endsWith('.test.ts')).sort();
+const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+  .scripts;
+const listed = (script: string): string[] =>
+  (scripts[script] ?? '')
+    .split(/\s+/)
+    .filter((word) => word.endsWith('.test.ts'))
+    .sort();
 
 // Node 20's --test expands no globs, so the suites are listed by hand: a test file that is not listed never runs.
 test('npm test lists every test file of the repository', () => {

@@ -3,12 +3,12 @@ import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { send } from './helpers/http.js';
 import { startOrigin } from './helpers/origin.js';
 import { runCli, spawnSwitchyard } from './helpers/switchyard.js';
 
-async function tempDir(t: import('node:test').TestContext): Promise<string> {
+async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-cli-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { configWith, startOrigin } from './helpers/origin.js';
 import { rawExchange, startSwitchyard, statusOf } from './helpers/switchyard.js';
 
 const fastTimeouts = { timeouts: { headerMs: 1_000, bodyIdleMs: 1_000 } };
 
-async function setup(t: import('node:test').TestContext, listener: Record<string, unknown> = {}) {
+async function setup(t: TestContext, listener: Record<string, unknown> = {}) {
   const origin = await startOrigin('a');
   t.after(() => origin.close());
   const lb = await startSwitchyard(configWith([origin.url], {}, listener));

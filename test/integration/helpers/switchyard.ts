@@ -65,7 +65,7 @@ export async function spawnSwitchyard(
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('switchyard did not log "listening" within 15 s')), 15_000);
     lines.on('line', (line) => {
