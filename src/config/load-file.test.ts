@@ -117,9 +117,21 @@ services:
   assert.deepEqual(problems(parseConfigText(text, 'f.yaml', {})), [
     'f.yaml:2:61 listeners.0.service: unknown service "nope"',
     'f.yaml:3:13 listeners.1.name: duplicate listener "web"',
-    'f.yaml:3:43 listeners.1.address: listeners.0 already uses :8080',
+    'f.yaml:3:43 listeners.1.address: port 8080 is already used by listeners.0',
     'f.yaml:5:24 routes.0.listeners.1: unknown listener "other"',
     'f.yaml:10:14 services.api.endpoints.1.url: duplicate endpoint id "10.0.0.1:80"',
+  ]);
+});
+
+test('a wildcard listen address clashes with any other address on the same port', () => {
+  const text = `listeners:
+  - { name: a, protocol: http, address: "127.0.0.1:8080" }
+  - { name: b, protocol: http, address: "0.0.0.0:8080" }
+  - { name: c, protocol: http, address: "127.0.0.1:8081" }
+  - { name: d, protocol: http, address: "127.0.0.2:8081" }
+`;
+  assert.deepEqual(problems(parseConfigText(text, 'f.yaml', {})), [
+    'f.yaml:3:41 listeners.1.address: port 8080 is already used by listeners.0',
   ]);
 });
 

@@ -157,6 +157,7 @@ export function referenceIssues(config: unknown): Issue[] {
   const hasService = (service: unknown): boolean => typeof service !== 'string' || Object.hasOwn(services, service);
   const listenerNames = new Set<string>();
   const addresses = new Map<string, number>();
+  const ports = new Map<number, number>();
   records(root['listeners']).forEach((listener, i) => {
     const listenerName = text(listener['name']);
     if (listenerName !== undefined && listenerNames.has(listenerName)) {
@@ -165,11 +166,18 @@ export function referenceIssues(config: unknown): Issue[] {
     if (listenerName !== undefined) listenerNames.add(listenerName);
     const address = parseListenAddress(text(listener['address']) ?? '');
     if (address !== undefined && address.port !== 0) {
-      const key = `${address.host}:${address.port}`;
-      const other = addresses.get(key);
-      if (other !== undefined)
-        issues.push({ path: ['listeners', i, 'address'], message: `listeners.${other} already uses ${key}` });
-      addresses.set(key, i);
+      // A wildcard host (":80", "0.0.0.0:80", "[::]:80") takes the port on every address: it clashes with any host.
+      const wildcard = address.host === '' || address.host === '0.0.0.0' || address.host === '::';
+      const exact = `${address.host}:${address.port}`;
+      const other = wildcard ? ports.get(address.port) : (addresses.get(exact) ?? addresses.get(`*:${address.port}`));
+      if (other !== undefined) {
+        issues.push({
+          path: ['listeners', i, 'address'],
+          message: `port ${address.port} is already used by listeners.${other}`,
+        });
+      }
+      addresses.set(wildcard ? `*:${address.port}` : exact, i);
+      if (!ports.has(address.port)) ports.set(address.port, i);
     }
     if (!hasService(listener['service'])) {
       issues.push({ path: ['listeners', i, 'service'], message: `unknown service "${text(listener['service'])}"` });

@@ -93,6 +93,19 @@ test('an instance that does not answer in time gives 504, and the request is not
   assert.equal(other.requests.length, 0);
 });
 
+test('apply() with a shorter firstByteMs takes effect on the next request, on the same warm pool', async (t) => {
+  const slow = await startOrigin('slow', (req, res) => {
+    req.resume();
+    setTimeout(() => res.end('late'), 1_500); // undici's header timer ticks coarsely (about 0.5 s)
+  });
+  t.after(() => slow.close());
+  const lb = await startSwitchyard(configWith([slow.url], { timeouts: { firstByteMs: 5_000 } }));
+  t.after(() => lb.close());
+  assert.equal((await send(lb.url('/'))).body, 'late');
+  await lb.apply(configWith([slow.url], { timeouts: { firstByteMs: 200 } }));
+  assertProblem(await send(lb.url('/')), 504);
+});
+
 test('an instance that resets the connection before answering gives 502', async (t) => {
   const reset = await startOrigin('reset', (req) => req.socket.destroy());
   t.after(() => reset.close());

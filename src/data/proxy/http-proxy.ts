@@ -149,6 +149,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
         method: this.#req.method as Dispatcher.HttpMethod,
         headers: this.#head.headers,
         body: this.#head.hasBody ? this.#req : null,
+        headersTimeout: this.#service.snapshot.timeouts.firstByteMs,
+        bodyTimeout: this.#service.snapshot.timeouts.bodyIdleMs,
       },
       this,
     );

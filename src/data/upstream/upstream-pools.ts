@@ -53,8 +53,6 @@ function createPool(service: ServiceSnapshot, endpoint: Endpoint): Pool {
     // An instance's own `Keep-Alive: timeout=N` hint is honoured minus this margin, so Switchyard closes first.
     keepAliveTimeoutThreshold: 1_000,
     keepAliveMaxTimeout: service.timeouts.keepAliveMs,
-    headersTimeout: service.timeouts.firstByteMs,
-    bodyTimeout: service.timeouts.bodyIdleMs,
     strictContentLength: true,
   });
   // Connection errors surface on the requests that hit them; the pool-level event must not crash the process.
