@@ -16,6 +16,12 @@ export const proxyErrors = {
   badRequest: { code: 'bad_request', status: 400, title: 'The request is malformed', flag: 'DPE' },
   requestTimeout: { code: 'request_timeout', status: 408, title: 'The request was not received in time', flag: 'DT' },
   payloadTooLarge: { code: 'payload_too_large', status: 413, title: 'The request body is too large', flag: 'DPE' },
+  expectationFailed: {
+    code: 'expectation_failed',
+    status: 417,
+    title: 'The Expect header is not supported',
+    flag: 'DPE',
+  },
   uriTooLong: { code: 'uri_too_long', status: 414, title: 'The request target is too long', flag: 'DPE' },
   headersTooLarge: {
     code: 'request_header_fields_too_large',

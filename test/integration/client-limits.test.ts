@@ -70,6 +70,23 @@ test('an absolute-form target naming another authority than Host is rejected; a 
   assert.equal(origin.requests[0]!.url, '/x?y=1');
 });
 
+test('Expect: 100-continue is answered by the balancer; any other expectation gets 417', async (t) => {
+  const { origin, lb } = await setup(t);
+  const odd = await rawExchange(
+    lb.port(),
+    'POST / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 2\r\n\r\nhi',
+  );
+  assert.equal(statusOf(odd.response), 417);
+  assert.match(odd.response, /application\/problem\+json/);
+  const continued = await rawExchange(
+    lb.port(),
+    'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi',
+  );
+  assert.match(continued.response, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  assert.equal(origin.requests.length, 1);
+  assert.equal(origin.requests[0]!.headers['expect'], undefined);
+});
+
 test('a request without Host (HTTP/1.1) and a malformed request line get 400', async (t) => {
   const { origin, lb } = await setup(t);
   assert.equal(statusOf((await rawExchange(lb.port(), 'GET / HTTP/1.1\r\n\r\n')).response), 400);
@@ -94,6 +111,25 @@ test('a slowloris client (header bytes trickling in) is closed with 408 once hea
   assert.equal(statusOf(response), 408);
   assert.ok(elapsed >= 900 && elapsed < 3_500, `closed after ${elapsed} ms`);
   assert.equal(origin.requests.length, 0);
+});
+
+test('with the defaults, a slowloris client is closed within about 10 s while other clients are served', async (t) => {
+  const { origin, lb } = await setup(t);
+  const socket = connect(lb.port(), '127.0.0.1');
+  t.after(() => socket.destroy());
+  const started = Date.now();
+  let response = '';
+  socket.on('data', (chunk) => (response += chunk.toString()));
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+  const trickle = setInterval(() => socket.write('X-Slow: 1\r\n'), 1_000);
+  t.after(() => clearInterval(trickle));
+  const normal = await rawExchange(lb.port(), 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(statusOf(normal.response), 200);
+  await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  const elapsed = Date.now() - started;
+  assert.equal(statusOf(response), 408);
+  assert.ok(elapsed >= 9_500 && elapsed < 12_000, `closed after ${elapsed} ms`);
+  assert.equal(origin.requests.length, 1);
 });
 
 test('a connection that never sends a byte is closed once headerMs has passed', async (t) => {

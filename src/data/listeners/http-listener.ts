@@ -5,6 +5,7 @@ import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js';
 import { parseListenAddress } from '../../config/address.js';
 import { handleRequest } from '../proxy/http-proxy.js';
+import { sendProblem } from '../proxy/problem.js';
 import type { ListenerRuntime } from '../runtime.js';
 
 /**
@@ -37,6 +38,10 @@ export class HttpListener {
     // One more than the limit, so that "too many" is detected instead of silently truncated.
     this.#server.maxHeadersCount = limits.headerCount + 1;
     this.#server.on('clientError', onClientError);
+    // Node answers `Expect: 100-continue` itself; any other expectation is refused (RFC 9110 §10.1.1).
+    this.#server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) =>
+      sendProblem(res, proxyErrors.expectationFailed, undefined, { close: true }),
+    );
     this.#server.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
   }
 
