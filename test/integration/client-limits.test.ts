@@ -95,40 +95,42 @@ test('a request without Host (HTTP/1.1) and a malformed request line get 400', a
   assert.equal(origin.requests.length, 0);
 });
 
-test('a slowloris client (header bytes trickling in) is closed with 408 once headerMs has passed', async (t) => {
-  const { origin, lb } = await setup(t, fastTimeouts);
-  const socket = connect(lb.port(), '127.0.0.1');
-  t.after(() => socket.destroy());
+/** Opens a connection that sends a request line and then one header field every `everyMs`, never finishing. */
+function slowloris(t: TestContext, port: number, everyMs: number): Promise<{ response: string; elapsedMs: number }> {
+  const socket = connect(port, '127.0.0.1');
   const started = Date.now();
   let response = '';
   socket.on('data', (chunk) => (response += chunk.toString()));
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
-  const trickle = setInterval(() => socket.write('X-Slow: 1\r\n'), 200);
-  t.after(() => clearInterval(trickle));
-  await new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  const elapsed = Date.now() - started;
-  clearInterval(trickle);
+  const trickle = setInterval(() => socket.write('X-Slow: 1\r\n'), everyMs);
+  t.after(() => {
+    clearInterval(trickle);
+    socket.destroy();
+  });
+  return new Promise((resolve) =>
+    socket.on('close', () => {
+      clearInterval(trickle);
+      resolve({ response, elapsedMs: Date.now() - started });
+    }),
+  );
+}
+
+test('a slowloris client (header bytes trickling in) is closed with 408 once headerMs has passed', async (t) => {
+  const { origin, lb } = await setup(t, fastTimeouts);
+  const { response, elapsedMs } = await slowloris(t, lb.port(), 200);
   assert.equal(statusOf(response), 408);
-  assert.ok(elapsed >= 900 && elapsed < 3_500, `closed after ${elapsed} ms`);
+  assert.ok(elapsedMs >= 900 && elapsedMs < 3_500, `closed after ${elapsedMs} ms`);
   assert.equal(origin.requests.length, 0);
 });
 
 test('with the defaults, a slowloris client is closed within about 10 s while other clients are served', async (t) => {
   const { origin, lb } = await setup(t);
-  const socket = connect(lb.port(), '127.0.0.1');
-  t.after(() => socket.destroy());
-  const started = Date.now();
-  let response = '';
-  socket.on('data', (chunk) => (response += chunk.toString()));
-  socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
-  const trickle = setInterval(() => socket.write('X-Slow: 1\r\n'), 1_000);
-  t.after(() => clearInterval(trickle));
+  const closed = slowloris(t, lb.port(), 1_000);
   const normal = await rawExchange(lb.port(), 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.equal(statusOf(normal.response), 200);
-  await new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  const elapsed = Date.now() - started;
+  const { response, elapsedMs } = await closed;
   assert.equal(statusOf(response), 408);
-  assert.ok(elapsed >= 9_500 && elapsed < 12_000, `closed after ${elapsed} ms`);
+  assert.ok(elapsedMs >= 9_500 && elapsedMs < 12_000, `closed after ${elapsedMs} ms`);
   assert.equal(origin.requests.length, 1);
 });
 
