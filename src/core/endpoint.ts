@@ -7,6 +7,12 @@ export type EndpointId = string;
  */
 export type AdminState = 'ready' | 'drain' | 'maint';
 
+/**
+ * What the control plane knows of an endpoint's health: `unknown` until its first active check, `up`, `down` (failed
+ * active checks) or `ejected` (outlier detection from real traffic).
+ */
+export type Health = 'unknown' | 'up' | 'down' | 'ejected';
+
 /** One instance of a service as the data plane sees it: plain, immutable, JSON-serialisable. */
 export interface Endpoint {
   readonly id: EndpointId;
@@ -15,6 +21,8 @@ export interface Endpoint {
   /** Relative share of traffic; 0 takes none. */
   readonly weight: number;
   readonly state: AdminState;
+  /** Undefined means `up` (no health source has a say). */
+  readonly health?: Health;
   readonly metadata?: Readonly<Record<string, string>>;
 }
 

@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { endpointUrl, milliseconds, name } from './primitives.js';
+
+export const endpointSchema = z.strictObject({
+  /** Stable id; defaults to `host:port` of the URL. */
+  id: name.optional(),
+  url: endpointUrl,
+  weight: z.number().int().min(0).max(10_000).default(1),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+
+/** Upstream-side timeouts of a service (CONTRACT.md §2). */
+const serviceTimeouts = z.strictObject({
+  /** TCP (and TLS) connect timeout; a connect failure is retried once on another endpoint, then 502. */
+  connectMs: milliseconds.default(5_000),
+  /** Time from sending the request to the upstream's response header block (504 beyond it). */
+  firstByteMs: milliseconds.default(30_000),
+  /** Longest pause between two chunks of an upstream response body (the client connection is closed beyond it). */
+  bodyIdleMs: milliseconds.default(30_000),
+  /** Idle upstream keep-alive connections are closed after this; keep it below the instances' own keep-alive. */
+  keepAliveMs: milliseconds.default(4_000),
+});
+
+/** `"200-399"` or a single status `"204"`. */
+const statusRange = z
+  .string()
+  .regex(/^[1-5]\d\d(-[1-5]\d\d)?$/, 'expected a status or a range such as "200-399"')
+  .refine((text) => {
+    const [low, high = low] = text.split('-').map(Number);
+    return (low ?? 0) <= (high ?? 0);
+  }, 'the range must run from low to high');
+
+const httpCheck = z.strictObject({
+  /** Path (and query) requested on the endpoint. */
+  path: z.string().startsWith('/', 'a health check path starts with "/"').default('/health'),
+  method: z.enum(['GET', 'HEAD', 'OPTIONS']).default('GET'),
+  /** Statuses that pass. */
+  expectStatus: statusRange.default('200-399'),
+  /** The response body must contain this text to pass (the first 64 KiB are read). */
+  bodyContains: z.string().min(1).optional(),
+  /** Host header sent with the check; the endpoint's host:port when omitted. */
+  host: z.string().min(1).optional(),
+});
+
+/** Active health checks of a service's endpoints (CONTRACT.md §1 defaults). Exactly one of `http` and `tcp`. */
+export const healthCheckSchema = z
+  .strictObject({
+    http: httpCheck.optional(),
+    /** A TCP connect check: passes when the connection opens. */
+    tcp: z.strictObject({}).optional(),
+    intervalMs: milliseconds.default(2_000),
+    timeoutMs: milliseconds.default(1_000),
+    /** Each interval is spread by up to ± this share, so checks of many endpoints do not fire together. */
+    jitterPercent: z.number().min(0).max(50).default(10),
+    /** Passes in a row that make an unhealthy endpoint healthy again. */
+    rise: z.number().int().min(1).max(100).default(2),
+    /** Failures in a row that make a healthy endpoint unhealthy. */
+    fall: z.number().int().min(1).max(100).default(3),
+  })
+  .refine((check) => (check.http === undefined) !== (check.tcp === undefined), 'give exactly one of "http" and "tcp"');
+
+/** Passive health: endpoints that keep failing real requests are ejected for a while (Envoy's outlier detection). */
+const outlierDetection = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Gateway errors in a row (connect failures, resets, 502/503/504 from the endpoint) that eject it. */
+  consecutiveErrors: z.number().int().min(1).max(1000).default(5),
+  /** Ejection lasts this × the number of times the endpoint was ejected. */
+  baseEjectionMs: milliseconds.default(30_000),
+  /** Never eject more than this share of a service's endpoints. */
+  maxEjectionPercent: z.number().min(0).max(100).default(50),
+});
+
+/** DNS discovery: the endpoint set follows the records of a name. */
+const dnsDiscovery = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/,
+        'expected a DNS name',
+      ),
+    type: z.enum(['A', 'AAAA', 'SRV']).default('A'),
+    /** Port of the endpoints for A/AAAA records (SRV records carry their own). */
+    port: z.number().int().min(1).max(65_535).optional(),
+    scheme: z.enum(['http', 'https']).default('http'),
+    refreshMs: milliseconds.default(30_000),
+  })
+  .refine((dns) => dns.type === 'SRV' || dns.port !== undefined, {
+    message: 'A and AAAA discovery needs a "port"',
+    path: ['port'],
+  });
+
+/** Retries of failed upstream attempts (CONTRACT.md §1). */
+const retries = z.strictObject({
+  /** Retries in flight may be at most this share of the service's active requests … */
+  budgetPercent: z.number().min(0).max(100).default(20),
+  /** … but this many are always allowed. */
+  minRetries: z.number().int().min(0).max(1000).default(3),
+  /** Request bodies up to this size are buffered so that an idempotent request can be replayed. */
+  bufferBytes: z.number().int().min(0).max(16_777_216).default(65_536),
+});
+
+export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
+export type DnsConfig = z.output<typeof dnsDiscovery>;
+export type OutlierConfig = z.output<typeof outlierDetection>;
+export type RetryConfig = z.output<typeof retries>;
+
+export const algorithms = ['round-robin', 'weighted-round-robin'] as const;
+
+export const serviceSchema = z.strictObject({
+  /** `round-robin` (the default; honours weights with the smooth interleaving) or `weighted-round-robin`. */
+  algorithm: z.enum(algorithms).default('round-robin'),
+  endpoints: z.array(endpointSchema).default([]),
+  timeouts: serviceTimeouts.prefault({}),
+  /** Most connections Switchyard opens to one endpoint. */
+  maxConnectionsPerEndpoint: z.number().int().min(1).max(65_536).default(1024),
+  /** Endpoints found in DNS, beside the static and registered ones. */
+  dns: dnsDiscovery.optional(),
+  healthCheck: healthCheckSchema.optional(),
+  outlierDetection: outlierDetection.prefault({}),
+  /** When every endpoint is unhealthy, use them all rather than answer 503 for everything. */
+  panicMode: z.boolean().default(true),
+  /** A new or recovered endpoint ramps from 10 % to 100 % of its weight over this window; 0 turns it off. */
+  slowStartMs: z.number().int().min(0).max(3_600_000).default(30_000),
+  retries: retries.prefault({}),
+});
