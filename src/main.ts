@@ -1,6 +1,11 @@
 import type { AddressInfo } from 'node:net';
+import { AdminServer } from './admin/admin-server.js';
+import type { AdminContext } from './admin/admin-api.js';
 import { configSchema, type SwitchyardConfig, type SwitchyardConfigInput } from './config/schema.js';
 import { ControlPlane } from './control/control-plane.js';
+import { FileStore } from './control/registry/file-store.js';
+import { MemoryStore } from './control/registry/memory-store.js';
+import type { RegistryStore } from './control/registry/registry-store.js';
 import { SwitchyardError } from './core/errors.js';
 import { silentLogger, type Logger } from './core/log.js';
 import { DataPlane } from './data/data-plane.js';
@@ -9,14 +14,25 @@ import { DataPlane } from './data/data-plane.js';
 export interface SwitchyardOptions {
   /** Process log (pino); silent by default for library use. */
   readonly logger?: Logger;
+  /** Where registrations are kept; by default the store the config's `registry` names. */
+  readonly store?: RegistryStore;
+  /**
+   * Re-reads the configuration (for `POST /api/reload`); the CLI passes its file loader. Resolves with the new
+   * configuration, or rejects with a `SwitchyardError` listing every problem.
+   */
+  readonly reload?: () => Promise<SwitchyardConfigInput>;
+  /** DNS resolver for `dns:` discovery (tests point it at a local server). */
+  readonly resolver?: ConstructorParameters<typeof ControlPlane>[0]['resolver'];
 }
 
 /** A running balancer, as returned by `createSwitchyard`. */
 export interface Switchyard {
-  /** The bound address of a listener by name (the real port when the config said port 0). */
+  /** The bound address of a listener by name (the real port when the config said port 0); `admin` is the admin API. */
   address(listener: string): AddressInfo;
   /** Validates and applies a new configuration atomically; an invalid one throws and changes nothing. */
   apply(config: SwitchyardConfigInput): Promise<void>;
+  /** Re-reads the configuration through `options.reload` and applies it (SIGHUP, `POST /api/reload`). */
+  reload(): Promise<void>;
   /**
    * Stops accepting, lets in-flight requests finish within `deadlineMs` (default 30 s), then closes everything.
    * Resolves true when the deadline forced connections closed.
@@ -29,33 +45,88 @@ export const defaultDrainDeadlineMs = 30_000;
 
 /**
  * Validates a configuration (an object shaped like the YAML file) and starts a balancer in this process.
- * The composition root: the only place that wires the control plane to the data plane.
+ * The composition root: the only place that wires the control plane, the data plane and the admin API together.
  */
 export async function createSwitchyard(
-  config: SwitchyardConfigInput,
+  input: SwitchyardConfigInput,
   options: SwitchyardOptions = {},
 ): Promise<Switchyard> {
   const log = options.logger ?? silentLogger();
-  const dataPlane = new DataPlane(log);
-  const control = new ControlPlane(validate(config), (snapshot) => dataPlane.apply(snapshot), log);
+  const config = validate(input);
+  const startedAt = Date.now();
+  const store =
+    options.store ?? (config.registry.store === 'file' ? new FileStore(config.registry.path) : new MemoryStore());
+  // The data plane reports facts to the control plane, which hands it snapshots: each needs the other.
+  const facts = { control: undefined as ControlPlane | undefined };
+  const dataPlane = new DataPlane(log, { upstreamFailure: (s, e, n) => facts.control?.upstreamFailure(s, e, n) });
+  const control = new ControlPlane({
+    store,
+    log,
+    sink: (snapshot) => dataPlane.apply(snapshot),
+    ...(options.resolver === undefined ? {} : { resolver: options.resolver }),
+  });
+  facts.control = control;
+  let admin: AdminServer | undefined;
+  const reload = async (): Promise<number> => {
+    if (options.reload === undefined) throw new SwitchyardError('Switchyard was started without a configuration file');
+    await control.setConfig(validate(await options.reload()));
+    return control.snapshot?.version ?? 0;
+  };
   try {
-    await control.start();
+    await control.start(config);
+    if (config.admin.enabled) {
+      const ctx: AdminContext = {
+        control,
+        startedAt,
+        inFlight: (service, endpoint) => dataPlane.inFlight(service, endpoint),
+        listenerAddresses: () =>
+          Object.fromEntries(
+            control.config.listeners.flatMap((l) => {
+              const bound = dataPlane.address(l.name);
+              return bound === undefined ? [] : [[l.name, `${bound.address}:${bound.port}`]];
+            }),
+          ),
+        ...(options.reload === undefined
+          ? {}
+          : {
+              reload: async () => {
+                try {
+                  return { ok: true as const, version: await reload() };
+                } catch (error) {
+                  return { ok: false as const, problems: String((error as Error).message).split('\n') };
+                }
+              },
+            }),
+      };
+      admin = new AdminServer(config.admin, ctx, log);
+      await admin.listen();
+    }
   } catch (error) {
     await dataPlane.close(0);
+    await control.close();
     throw error;
   }
   let closing: Promise<boolean> | undefined;
   return {
     address(listener) {
-      const address = dataPlane.address(listener);
+      const address = listener === 'admin' ? admin?.address() : dataPlane.address(listener);
       if (address === undefined) throw new SwitchyardError(`no listener named "${listener}"`);
       return address;
     },
     async apply(next) {
       await control.setConfig(validate(next));
     },
+    async reload() {
+      await reload();
+    },
     close(deadlineMs = defaultDrainDeadlineMs) {
-      closing ??= dataPlane.close(deadlineMs);
+      closing ??= (async () => {
+        admin?.startDraining();
+        const forced = await dataPlane.close(deadlineMs);
+        await admin?.close();
+        await control.close();
+        return forced;
+      })();
       return closing;
     },
   };

@@ -13,7 +13,7 @@ export async function startDemoInstance(name: string): Promise<DemoInstance> {
   let served = 0;
   const server: Server = createServer((req, res) => {
     req.resume();
-    served++;
+    if (req.url !== '/health') served++;
     const body = `${JSON.stringify({ instance: name, served, method: req.method, path: req.url, via: req.headers['via'] })}\n`;
     res.writeHead(200, {
       'content-type': 'application/json',

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { register, type RegistrationHandle } from '../client/register.js';
 import { createLogger, type LogFormat } from '../core/log.js';
 import { createSwitchyard } from '../main.js';
 import { startDemoInstance } from './demo-instance.js';
@@ -5,37 +7,50 @@ import { runUntilStopped } from './run-until-stopped.js';
 
 export interface DemoOptions {
   readonly listen: string;
+  readonly admin: string;
   readonly instances: number;
   readonly logFormat?: LogFormat;
 }
 
 /**
- * `switchyard demo`: starts a few demo instances on free ports and a balancer in front of them, prints what to
- * try, and stops everything on Ctrl-C.
+ * `switchyard demo`: a balancer (service `demo`, no static endpoints, health-checked) and a few demo instances that
+ * register themselves over the admin API with a lease, exactly as real instances would. Prints what to try; Ctrl-C
+ * deregisters the instances and stops everything.
  */
 export async function demo(options: DemoOptions): Promise<number> {
   const log = createLogger({ format: options.logFormat, level: process.env['SWITCHYARD_LOG_LEVEL'] ?? 'warn' });
+  const token = process.env['SWITCHYARD_ADMIN_TOKEN'] ?? randomBytes(12).toString('base64url');
+  const switchyard = await createSwitchyard(
+    {
+      admin: { address: options.admin, tokens: { admin: token } },
+      registry: { store: 'memory' },
+      listeners: [{ name: 'web', protocol: 'http', address: options.listen, service: 'demo' }],
+      services: {
+        demo: {
+          algorithm: 'round-robin',
+          healthCheck: { http: { path: '/health' }, intervalMs: 1_000, timeoutMs: 500 },
+          slowStartMs: 0,
+        },
+      },
+    },
+    { logger: log },
+  );
+  const { port } = switchyard.address('web');
+  const adminAddress = switchyard.address('admin');
+  const adminUrl = `http://127.0.0.1:${adminAddress.port}`;
   const names = Array.from({ length: options.instances }, (_, i) => `instance-${String.fromCharCode(97 + i)}`);
   const instances = await Promise.all(names.map((name) => startDemoInstance(name)));
+  const registrations: RegistrationHandle[] = await Promise.all(
+    instances.map((instance) =>
+      register({ admin: adminUrl, token, service: 'demo', id: instance.name, url: instance.url, ttl: '5s' }),
+    ),
+  );
   const stopInstances = async (): Promise<void> => {
+    await Promise.all(registrations.map((registration) => registration.close()));
     await Promise.all(instances.map((instance) => instance.close()));
   };
-  let switchyard;
-  try {
-    switchyard = await createSwitchyard(
-      {
-        listeners: [{ name: 'web', protocol: 'http', address: options.listen, service: 'demo' }],
-        services: { demo: { algorithm: 'round-robin', endpoints: instances.map((i) => ({ id: i.name, url: i.url })) } },
-      },
-      { logger: log },
-    );
-  } catch (error) {
-    await stopInstances();
-    throw error;
-  }
-  const { port } = switchyard.address('web');
   const lines = [
-    `Switchyard demo: a balancer on http://localhost:${port} in front of ${instances.length} instances`,
+    `Switchyard demo: a balancer on http://localhost:${port} in front of ${instances.length} instances that registered themselves`,
     ...instances.map((i) => `  ${i.name}  ${i.url}`),
     '',
     'Try:',
@@ -43,9 +58,14 @@ export async function demo(options: DemoOptions): Promise<number> {
     `  for i in 1 2 3 4 5 6; do curl -s localhost:${port}/hello; done`,
     `  curl -i localhost:${port}/        # see Via, X-Request-Id and which instance answered (x-instance)`,
     '',
+    `The admin API is on ${adminUrl} (token: ${token}):`,
+    `  curl -s -H 'Authorization: Bearer ${token}' ${adminUrl}/api/services/demo`,
+    `  curl -s -X PUT -H 'Authorization: Bearer ${token}' -d '{"state":"drain"}' ${adminUrl}/api/services/demo/endpoints/instance-a/state`,
+    `  npx switchyard register --admin ${adminUrl} --token ${token} --service demo --url http://127.0.0.1:3000`,
+    '',
     'Ctrl-C stops everything.',
     '',
   ];
   process.stdout.write(lines.join('\n'));
-  return runUntilStopped(switchyard, log, { afterStop: stopInstances });
+  return runUntilStopped(switchyard, log, { beforeStop: stopInstances });
 }

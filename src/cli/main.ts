@@ -1,12 +1,18 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SwitchyardError } from '../core/errors.js';
 import { demo } from './demo.js';
+import { registerCommand } from './register.js';
 import { exitCodes } from './run-until-stopped.js';
 import { start } from './start.js';
 import { validate } from './validate.js';
 import { packageVersion, versionText } from './version.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const nonNegativeInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+};
 const positiveInt = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 26) throw new InvalidArgumentError('expected a whole number from 1 to 26');
@@ -34,6 +40,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('-c, --config <file>', 'configuration file (default: $SWITCHYARD_CONFIG or switchyard.yaml)')
     .option('--listen <address>', 'config-less: address to listen on, such as :8080 (default :8080)')
     .option('--to <url>', 'config-less: an instance URL (repeat for each instance)', collect, [])
+    .option('--admin <address>', 'config-less: admin API address, or "off" (default 127.0.0.1:9901)')
     .addOption(
       new Option('--algorithm <name>', 'config-less: balancing algorithm').choices([
         'round-robin',
@@ -48,6 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         listen?: string;
         to: string[];
         algorithm?: string;
+        admin?: string;
         logFormat: 'json' | 'pretty';
         logLevel?: string;
       }) => {
@@ -67,11 +75,37 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('demo')
     .description('start demo instances and a balancer in front of them, and print what to try')
     .option('--listen <address>', 'balancer address', ':8080')
+    .option('--admin <address>', 'admin API address', '127.0.0.1:9901')
     .option('--instances <n>', 'how many demo instances', positiveInt, 3)
     .addOption(logFormat)
-    .action(async (options: { listen: string; instances: number; logFormat: 'json' | 'pretty' }) => {
+    .action(async (options: { listen: string; admin: string; instances: number; logFormat: 'json' | 'pretty' }) => {
       code = await demo(options);
     });
+
+  program
+    .command('register')
+    .description('register an instance with a balancer and keep its lease alive until stopped, then deregister')
+    .requiredOption('--admin <url>', 'admin API base URL, such as http://127.0.0.1:9901')
+    .requiredOption('--service <name>', 'service to join')
+    .requiredOption('--url <url>', "this instance's URL as the balancer reaches it")
+    .option('--id <id>', 'endpoint id (default: host:port of --url)')
+    .option('--ttl <duration>', 'lease length, such as 10s', '10s')
+    .option('--weight <n>', 'relative share of traffic', nonNegativeInt)
+    .option('--token <token>', 'admin token (default: $SWITCHYARD_ADMIN_TOKEN)')
+    .action(
+      async (options: {
+        admin: string;
+        service: string;
+        url: string;
+        id?: string;
+        ttl: string;
+        weight?: number;
+        token?: string;
+      }) => {
+        const token = options.token ?? process.env['SWITCHYARD_ADMIN_TOKEN'];
+        code = await registerCommand({ ...options, ...(token === undefined ? {} : { token }) });
+      },
+    );
 
   program
     .command('version')

@@ -7,8 +7,8 @@ export const exitCodes = { ok: 0, failure: 1, usage: 2, forced: 3 } as const;
 export interface RunHooks {
   /** Called on SIGHUP / SIGUSR2 (reload); errors are logged, the running config stays. */
   readonly reload?: () => Promise<void>;
-  /** Called after the balancer stopped (to stop demo instances, say). */
-  readonly afterStop?: () => Promise<void>;
+  /** Called when a stop begins, before the balancer drains (the demo deregisters its instances here). */
+  readonly beforeStop?: () => Promise<void>;
 }
 
 /**
@@ -39,10 +39,11 @@ export function runUntilStopped(switchyard: Switchyard, log: Logger, hooks: RunH
       }
       stopping = true;
       log.info({ signal, deadlineMs: defaultDrainDeadlineMs }, 'draining');
-      void switchyard
-        .close(defaultDrainDeadlineMs)
-        .then(async (forced) => {
-          await hooks.afterStop?.();
+      void (async () => {
+        await hooks.beforeStop?.();
+        return switchyard.close(defaultDrainDeadlineMs);
+      })()
+        .then((forced) => {
           log.info({ forced }, 'stopped');
           finish(forced ? exitCodes.forced : exitCodes.ok);
         })

@@ -12,6 +12,8 @@ export interface StartOptions {
   readonly algorithm?: string;
   readonly logFormat?: LogFormat;
   readonly logLevel?: string;
+  /** Admin API address for the one-liner, or `off`. */
+  readonly admin?: string;
 }
 
 /** `switchyard start`: from a config file, or config-less with `--listen` and `--to`. */
@@ -23,7 +25,7 @@ export async function start(options: StartOptions): Promise<number> {
     throw new SwitchyardError('--listen needs at least one --to URL', exitCodes.usage);
   let config: SwitchyardConfigInput;
   if (oneLiner) {
-    config = oneLinerConfig(options.listen ?? ':8080', options.to ?? [], options.algorithm);
+    config = oneLinerConfig(options.listen ?? ':8080', options.to ?? [], options.algorithm, options.admin);
   } else {
     const loaded = await loadConfigFile(file);
     if (!loaded.ok) {
@@ -32,21 +34,30 @@ export async function start(options: StartOptions): Promise<number> {
     }
     config = loaded.config;
   }
-  const switchyard = await createSwitchyard(config, { logger: log });
-  const reload = oneLiner
-    ? undefined
-    : async (): Promise<void> => {
-        const loaded = await loadConfigFile(file);
-        if (!loaded.ok) throw new SwitchyardError(loaded.problems.map(formatProblem).join('\n'));
-        await switchyard.apply(loaded.config);
-        log.info({ file }, 'configuration reloaded');
-      };
-  return runUntilStopped(switchyard, log, reload === undefined ? {} : { reload });
+  const readFile = async (): Promise<SwitchyardConfigInput> => {
+    const loaded = await loadConfigFile(file);
+    if (!loaded.ok) throw new SwitchyardError(loaded.problems.map(formatProblem).join('\n'));
+    return loaded.config;
+  };
+  const switchyard = await createSwitchyard(config, { logger: log, ...(oneLiner ? {} : { reload: readFile }) });
+  if (oneLiner) return runUntilStopped(switchyard, log);
+  return runUntilStopped(switchyard, log, {
+    reload: async () => {
+      await switchyard.reload();
+      log.info({ file }, 'configuration reloaded');
+    },
+  });
 }
 
 /** The configuration `start --listen ADDR --to URL …` stands for: one listener, one service, one catch-all route. */
-export function oneLinerConfig(listen: string, to: readonly string[], algorithm?: string): SwitchyardConfigInput {
+export function oneLinerConfig(
+  listen: string,
+  to: readonly string[],
+  algorithm?: string,
+  admin?: string,
+): SwitchyardConfigInput {
   return {
+    admin: admin === 'off' ? { enabled: false } : { address: admin ?? '127.0.0.1:9901' },
     listeners: [{ name: 'web', protocol: 'http', address: listen, service: 'default' }],
     services: {
       default: {

@@ -57,7 +57,11 @@ export const healthCheckSchema = z
     /** Failures in a row that make a healthy endpoint unhealthy. */
     fall: z.number().int().min(1).max(100).default(3),
   })
-  .refine((check) => (check.http === undefined) !== (check.tcp === undefined), 'give exactly one of "http" and "tcp"');
+  .refine((check) => (check.http === undefined) !== (check.tcp === undefined), 'give exactly one of "http" and "tcp"')
+  .refine((check) => !(check.http?.method === 'HEAD' && check.http.bodyContains !== undefined), {
+    message: 'a HEAD check has no body to search: drop bodyContains or use GET',
+    path: ['http', 'bodyContains'],
+  });
 
 /** Passive health: endpoints that keep failing real requests are ejected for a while (Envoy's outlier detection). */
 const outlierDetection = z.strictObject({

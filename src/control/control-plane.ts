@@ -1,53 +1,287 @@
-import type { SwitchyardConfig } from '../config/schema.js';
+import type { ServiceConfig, SwitchyardConfig } from '../config/schema.js';
+import type { EndpointId, Health } from '../core/endpoint.js';
+import type { FactSink } from '../core/facts.js';
 import type { Logger } from '../core/log.js';
 import type { Snapshot } from '../core/snapshot.js';
-import { buildSnapshot } from './snapshot.js';
+import { HealthMonitor, type HealthStatus } from './health/health-monitor.js';
+import { OutlierDetector } from './health/outlier-detector.js';
+import { DnsDiscovery } from './registry/dns-discovery.js';
+import { Registry, type EndpointRecord } from './registry/registry.js';
+import { registryKey, type RegistryStore } from './registry/registry-store.js';
+import { buildSnapshot, type EndpointView } from './snapshot.js';
 
 /** Where the control plane hands its snapshots: the data plane's `apply`, in-process or over IPC. */
 export type SnapshotSink = (snapshot: Snapshot) => Promise<void>;
 
+export interface ControlPlaneOptions {
+  readonly store: RegistryStore;
+  readonly sink: SnapshotSink;
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** How often expired leases are swept (ms). */
+  readonly leaseSweepMs?: number;
+  /** DNS resolver override (tests point it at a local server). */
+  readonly resolver?: ConstructorParameters<typeof DnsDiscovery>[0]['resolver'];
+}
+
+/** Everything the admin API shows about an endpoint. */
+export interface EndpointStatus extends EndpointRecord {
+  readonly health: Health;
+  readonly effectiveWeight: number;
+  readonly lastCheck?: HealthStatus['lastCheck'];
+  readonly ejection?: { readonly until?: number; readonly count: number };
+}
+
+/** Slow start ramps from this share of the weight. */
+const slowStartFloor = 0.1;
+/** While an endpoint ramps up, the snapshot is rebuilt this often (ms). */
+const rampStepMs = 1_000;
+
 /**
- * The control plane: owns the configuration (and, later, the registry and health state), builds a new immutable
- * snapshot whenever any of it changes, and publishes it to the data plane through one sink.
+ * The control plane: owns the configuration, the registry (config, DNS, API registrations), health (active checks
+ * and outlier detection) and slow start, and publishes a new immutable snapshot to the data plane whenever any of
+ * them changes. Changes are coalesced: many at once give one snapshot.
  */
-export class ControlPlane {
+export class ControlPlane implements FactSink {
+  readonly registry: Registry;
   readonly #sink: SnapshotSink;
   readonly #log: Logger;
-  #config: SwitchyardConfig;
+  readonly #now: () => number;
+  readonly #health: HealthMonitor;
+  readonly #outliers: OutlierDetector;
+  readonly #dns: DnsDiscovery;
+  readonly #leaseSweepMs: number;
+  #config: SwitchyardConfig | undefined;
   #version = 0;
+  #published: Snapshot | undefined;
+  /** Endpoint keys in the last snapshot: an endpoint not among them is new (and ramps up). */
+  #known = new Set<string>();
+  readonly #rampStart = new Map<string, number>();
+  #publishing: Promise<void> | undefined;
+  #pending = false;
+  #scheduled = false;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #rampTimer: NodeJS.Timeout | undefined;
+  #closed = false;
 
-  constructor(config: SwitchyardConfig, sink: SnapshotSink, log: Logger) {
-    this.#config = config;
-    this.#sink = sink;
-    this.#log = log;
+  constructor(options: ControlPlaneOptions) {
+    this.#sink = options.sink;
+    this.#log = options.log;
+    this.#now = options.now ?? Date.now;
+    this.#leaseSweepMs = options.leaseSweepMs ?? 500;
+    this.registry = new Registry(options.store, { now: this.#now, onChange: () => this.#schedule() });
+    this.#health = new HealthMonitor({
+      log: options.log,
+      now: this.#now,
+      onChange: (service, id, status) => this.#onHealthChange(service, id, status),
+    });
+    this.#outliers = new OutlierDetector({
+      log: options.log,
+      now: this.#now,
+      onChange: (service, id, ejected) => {
+        if (!ejected) this.#rampStart.set(registryKey(service, id), this.#now());
+        this.#schedule();
+      },
+    });
+    this.#dns = new DnsDiscovery({
+      log: options.log,
+      ...(options.resolver === undefined ? {} : { resolver: options.resolver }),
+      onChange: (service: string, endpoints) => this.registry.setDiscovered(service, endpoints),
+    });
   }
 
   /** The configuration in force. */
   get config(): SwitchyardConfig {
+    if (this.#config === undefined) throw new Error('the control plane has not started');
     return this.#config;
   }
 
-  /** Publishes the first snapshot. */
-  async start(): Promise<void> {
+  /** The last snapshot handed to the data plane. */
+  get snapshot(): Snapshot | undefined {
+    return this.#published;
+  }
+
+  /** Loads the registry, starts discovery and health checks, and publishes the first snapshot. */
+  async start(config: SwitchyardConfig): Promise<void> {
+    await this.registry.load();
+    this.#adopt(config);
     await this.#publish();
+    this.#sweepTimer = setInterval(() => void this.#sweepLeases(), this.#leaseSweepMs);
+    this.#sweepTimer.unref();
   }
 
   /** Replaces the configuration (already validated) and publishes the snapshot built from it. */
   async setConfig(config: SwitchyardConfig): Promise<void> {
     const previous = this.#config;
-    this.#config = config;
+    this.#adopt(config);
     try {
       await this.#publish();
     } catch (error) {
-      this.#config = previous;
+      if (previous !== undefined) this.#adopt(previous);
       throw error;
     }
   }
 
+  /** Publishes a snapshot with what is known now, and resolves when the data plane applied it. */
+  async flush(): Promise<void> {
+    await this.#publish();
+  }
+
+  upstreamFailure(service: string, endpoint: EndpointId, consecutiveErrors: number): void {
+    const config = this.#config?.services[service];
+    if (config === undefined) return;
+    const ids = this.registry.endpoints(service).map((record) => record.id);
+    this.#outliers.report(service, endpoint, consecutiveErrors, config.outlierDetection, ids);
+  }
+
+  /** Every endpoint of a service with its health and effective weight (for the admin API). */
+  endpointStatuses(service: string): EndpointStatus[] {
+    const config = this.#config?.services[service];
+    if (config === undefined) return [];
+    const now = this.#now();
+    return this.#views(service, config, now).map((view) => {
+      const lastCheck = this.#health.status(service, view.record.id)?.lastCheck;
+      const ejection = this.#outliers.ejection(service, view.record.id);
+      return {
+        ...view.record,
+        health: view.health,
+        effectiveWeight: view.record.weight * view.weightFactor,
+        ...(lastCheck === undefined ? {} : { lastCheck }),
+        ...(ejection === undefined ? {} : { ejection }),
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    clearTimeout(this.#rampTimer);
+    this.#health.close();
+    this.#outliers.close();
+    this.#dns.close();
+    while (this.#publishing !== undefined) await this.#publishing;
+    await this.registry.close();
+  }
+
+  #adopt(config: SwitchyardConfig): void {
+    this.#config = config;
+    this.registry.setConfig(config);
+    this.#dns.sync(
+      Object.entries(config.services).flatMap(([service, s]) => (s.dns === undefined ? [] : [{ service, dns: s.dns }])),
+    );
+    this.#syncHealthTargets();
+  }
+
+  #syncHealthTargets(): void {
+    const config = this.#config;
+    if (config === undefined) return;
+    const targets = Object.entries(config.services).flatMap(([service, s]) => {
+      const check = s.healthCheck;
+      if (check === undefined) return [];
+      return this.registry
+        .endpoints(service)
+        .map((record) => ({ service, endpoint: { id: record.id, url: record.url }, check }));
+    });
+    this.#health.sync(targets);
+  }
+
+  #onHealthChange(service: string, id: EndpointId, status: HealthStatus): void {
+    const key = registryKey(service, id);
+    // Slow start after a recovery, and after the first pass of an endpoint that joined after boot.
+    if (
+      status.health === 'up' &&
+      (status.lastCheck === undefined || this.#rampStart.has(key) || this.#wasDown(service, id))
+    ) {
+      this.#rampStart.set(key, this.#now());
+    }
+    this.#schedule();
+  }
+
+  #wasDown(service: string, id: EndpointId): boolean {
+    const endpoint = this.#published?.services[service]?.endpoints.find((e) => e.id === id);
+    return endpoint?.health === 'down' || endpoint?.health === 'ejected';
+  }
+
+  async #sweepLeases(): Promise<void> {
+    try {
+      const expired = await this.registry.expireLeases();
+      for (const registration of expired) {
+        this.#log.info({ service: registration.service, endpoint: registration.id }, 'lease expired: endpoint removed');
+      }
+    } catch (error) {
+      this.#log.error({ err: error }, 'lease sweep failed');
+    }
+  }
+
+  #views(service: string, config: ServiceConfig, now: number): EndpointView[] {
+    return this.registry.endpoints(service).map((record) => {
+      const key = registryKey(service, record.id);
+      let health: Health = 'up';
+      if (config.healthCheck !== undefined) health = this.#health.status(service, record.id)?.health ?? 'unknown';
+      if (this.#outliers.isEjected(service, record.id)) health = 'ejected';
+      return { record, health, weightFactor: this.#weightFactor(key, config.slowStartMs, now) };
+    });
+  }
+
+  #weightFactor(key: string, windowMs: number, now: number): number {
+    const started = this.#rampStart.get(key);
+    if (started === undefined || windowMs === 0) return 1;
+    const progress = (now - started) / windowMs;
+    if (progress >= 1) {
+      this.#rampStart.delete(key);
+      return 1;
+    }
+    return slowStartFloor + (1 - slowStartFloor) * Math.max(0, progress);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#closed || this.#config === undefined) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#publish().catch((error: unknown) => this.#log.error({ err: error }, 'publishing a snapshot failed'));
+    });
+  }
+
+  /** Builds and hands over a snapshot; publications never overlap, and changes during one give one more after it. */
   async #publish(): Promise<void> {
-    const snapshot = buildSnapshot(this.#config, this.#version + 1);
+    if (this.#publishing !== undefined) {
+      this.#pending = true;
+      await this.#publishing;
+      if (!this.#pending) return;
+    }
+    this.#pending = false;
+    this.#publishing = this.#publishOnce().finally(() => (this.#publishing = undefined));
+    await this.#publishing;
+  }
+
+  async #publishOnce(): Promise<void> {
+    const config = this.config;
+    this.#syncHealthTargets();
+    const now = this.#now();
+    const first = this.#published === undefined;
+    const keys = new Set<string>();
+    for (const service of Object.keys(config.services)) {
+      for (const record of this.registry.endpoints(service)) {
+        const key = registryKey(service, record.id);
+        keys.add(key);
+        if (!first && !this.#known.has(key) && config.services[service]!.slowStartMs > 0) this.#rampStart.set(key, now);
+      }
+    }
+    for (const key of this.#rampStart.keys()) if (!keys.has(key)) this.#rampStart.delete(key);
+    this.#outliers.retain(keys);
+    const snapshot = buildSnapshot(config, this.#version + 1, (service) =>
+      this.#views(service, config.services[service]!, now),
+    );
     await this.#sink(snapshot);
     this.#version = snapshot.version;
+    this.#published = snapshot;
+    this.#known = keys;
     this.#log.debug({ version: snapshot.version }, 'snapshot published');
+    clearTimeout(this.#rampTimer);
+    if (this.#rampStart.size > 0 && !this.#closed) {
+      this.#rampTimer = setTimeout(() => this.#schedule(), rampStepMs);
+      this.#rampTimer.unref();
+    }
   }
 }

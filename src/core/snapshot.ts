@@ -1,4 +1,4 @@
-import type { Algorithm, ListenerConfig, ServiceConfig } from '../config/schema.js';
+import type { Algorithm, ListenerConfig, RetryConfig, ServiceConfig } from '../config/schema.js';
 import type { Endpoint } from './endpoint.js';
 
 /**
@@ -32,8 +32,14 @@ export interface RouteSnapshot {
 export interface ServiceSnapshot {
   readonly name: string;
   readonly algorithm: Algorithm;
-  /** Every known endpoint with its admin state; the data plane balances over the eligible ones. */
+  /**
+   * Every known endpoint with its admin state and health; `weight` is the effective weight (slow start applied).
+   * The data plane balances over the eligible ones: state `ready` and health `up` (or undefined).
+   */
   readonly endpoints: readonly Endpoint[];
+  /** Every endpoint is unhealthy: balance over all `ready` ones rather than refuse everything. */
+  readonly panic: boolean;
   readonly timeouts: ServiceConfig['timeouts'];
   readonly maxConnectionsPerEndpoint: number;
+  readonly retries: RetryConfig;
 }

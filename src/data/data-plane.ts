@@ -1,10 +1,13 @@
 import type { AddressInfo } from 'node:net';
+import type { Endpoint } from '../core/endpoint.js';
+import type { FactSink } from '../core/facts.js';
 import type { Logger } from '../core/log.js';
 import type { ListenerSnapshot, ServiceSnapshot, Snapshot } from '../core/snapshot.js';
 import { createBalancer } from './balancing/create-balancer.js';
 import { HttpListener } from './listeners/http-listener.js';
 import { TrustedProxies } from './proxy/forwarding.js';
 import { RouteTable } from './routing/route-table.js';
+import type { Balancer } from './balancing/balancer.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime } from './runtime.js';
 import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
@@ -19,10 +22,14 @@ export class DataPlane {
   readonly #listeners = new Map<string, HttpListener>();
   readonly #pools = new UpstreamPools();
   readonly #gauges = new InFlightGauges();
+  readonly #facts: FactSink;
+  /** The balancer of each service and what it was built from, so an unchanged service keeps its state. */
+  #balancers = new Map<string, { readonly signature: string; readonly balancer: Balancer }>();
   #version = 0;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, facts: FactSink) {
     this.#log = log;
+    this.#facts = facts;
   }
 
   /** Applies a snapshot: new listeners are opened, changed ones swapped, removed ones drained and closed. */
@@ -80,10 +87,16 @@ export class DataPlane {
     return forced.includes(true);
   }
 
+  /** In-flight requests per service endpoint in this process (for the admin API). */
+  inFlight(service: string, endpoint: string): number {
+    return this.#gauges.counter(service, endpoint).inFlight;
+  }
+
   #compileServices(snapshots: readonly ServiceSnapshot[]): Map<string, ServiceRuntime> {
     const poolFor = this.#pools.reconcile(snapshots);
     const services = new Map<string, ServiceRuntime>();
     const live = new Set<InFlightCounter>();
+    const balancers = new Map<string, { readonly signature: string; readonly balancer: Balancer }>();
     for (const service of snapshots) {
       const endpoints = new Map<string, EndpointRuntime>();
       for (const endpoint of service.endpoints) {
@@ -91,13 +104,36 @@ export class DataPlane {
         live.add(load);
         endpoints.set(endpoint.id, { endpoint, pool: poolFor(service, endpoint), load });
       }
-      const eligible = service.endpoints.filter((e) => e.state === 'ready' && e.weight > 0);
-      const balancer = createBalancer(service.algorithm, eligible, this.#gauges.gauge(service.name));
-      services.set(service.name, { snapshot: service, balancer, endpoints });
+      const eligible = eligibleEndpoints(service);
+      const signature = `${service.algorithm}|${eligible.map((e) => `${e.id}@${e.url}*${e.weight}`).join(',')}`;
+      const previous = this.#balancers.get(service.name);
+      const balancer =
+        previous?.signature === signature
+          ? previous.balancer
+          : createBalancer(service.algorithm, eligible, this.#gauges.gauge(service.name));
+      balancers.set(service.name, { signature, balancer });
+      services.set(service.name, {
+        snapshot: service,
+        balancer,
+        endpoints,
+        counters: this.#gauges.service(service.name),
+        facts: this.#facts,
+      });
     }
+    this.#balancers = balancers;
     this.#gauges.retain(live);
     return services;
   }
+}
+
+/**
+ * The endpoints new requests may go to: `ready` with weight and healthy; in panic (every endpoint unhealthy) every
+ * `ready` one, rather than refusing everything.
+ */
+function eligibleEndpoints(service: ServiceSnapshot): Endpoint[] {
+  return service.endpoints.filter(
+    (e) => e.state === 'ready' && e.weight > 0 && (service.panic || e.health === undefined || e.health === 'up'),
+  );
 }
 
 function compileListener(

@@ -1,10 +1,11 @@
 import type { Pool } from 'undici';
 import type { Endpoint, EndpointId } from '../core/endpoint.js';
+import type { FactSink } from '../core/facts.js';
 import type { ListenerSnapshot, ServiceSnapshot } from '../core/snapshot.js';
 import type { Balancer } from './balancing/balancer.js';
 import type { TrustedProxies } from './proxy/forwarding.js';
 import type { RouteTable } from './routing/route-table.js';
-import type { InFlightCounter } from './upstream/in-flight.js';
+import type { InFlightCounter, ServiceCounters } from './upstream/in-flight.js';
 
 /**
  * What the data plane compiled from one snapshot: everything a request needs, precomputed at `apply()` time.
@@ -20,6 +21,9 @@ export interface ServiceRuntime {
   readonly snapshot: ServiceSnapshot;
   readonly balancer: Balancer;
   readonly endpoints: ReadonlyMap<EndpointId, EndpointRuntime>;
+  readonly counters: ServiceCounters;
+  /** Where gateway errors are reported (the control plane decides on ejection). */
+  readonly facts: FactSink;
 }
 
 export interface ListenerRuntime {

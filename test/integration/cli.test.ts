@@ -14,7 +14,9 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-const configFor = (urls: readonly string[], address = '127.0.0.1:0') => `listeners:
+const configFor = (urls: readonly string[], address = '127.0.0.1:0') => `admin: { enabled: false }
+registry: { store: memory }
+listeners:
   - { name: web, protocol: http, address: "${address}" }
 routes:
   - { match: { path: { prefix: / } }, service: app }
@@ -38,8 +40,8 @@ test('validate prints every problem as file:line:col and exits 1; SWITCHYARD_CON
   const result = await runCli(['validate'], { SWITCHYARD_CONFIG: file });
   assert.equal(result.code, 1);
   assert.deepEqual(result.stderr.trim().split('\n'), [
-    `${file}:2:34 listeners.0.typo: unknown key "typo"`,
-    `${file}:8:14 services.app.endpoints.0.url: expected an http:// or https:// URL`,
+    `${file}:4:34 listeners.0.typo: unknown key "typo"`,
+    `${file}:10:14 services.app.endpoints.0.url: expected an http:// or https:// URL`,
   ]);
   assert.equal(result.stdout, '');
 });
@@ -77,7 +79,15 @@ test('start exits 1 with a clear message when its port is taken', async (t) => {
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
   const { port } = blocker.address() as AddressInfo;
-  const result = await runCli(['start', '--listen', `127.0.0.1:${port}`, '--to', 'http://127.0.0.1:1']);
+  const result = await runCli([
+    'start',
+    '--admin',
+    'off',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--to',
+    'http://127.0.0.1:1',
+  ]);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /cannot listen: .*EADDRINUSE/);
 });
@@ -85,7 +95,17 @@ test('start exits 1 with a clear message when its port is taken', async (t) => {
 test('the config-less one-liner balances round-robin and SIGTERM stops it with exit 0', async (t) => {
   const [a, b] = await Promise.all([startOrigin('a'), startOrigin('b')]);
   t.after(() => Promise.all([a.close(), b.close()]));
-  const lb = await spawnSwitchyard(['start', '--listen', '127.0.0.1:0', '--to', a.url, '--to', b.url]);
+  const lb = await spawnSwitchyard([
+    'start',
+    '--admin',
+    'off',
+    '--listen',
+    '127.0.0.1:0',
+    '--to',
+    a.url,
+    '--to',
+    b.url,
+  ]);
   t.after(() => lb.stop('SIGKILL'));
   const bodies: string[] = [];
   for (let i = 0; i < 4; i++) bodies.push((await send(`http://127.0.0.1:${lb.port}/`)).body);
@@ -99,7 +119,7 @@ test('SIGTERM lets an in-flight request finish before the process exits 0', asyn
     setTimeout(() => res.end('finished'), 700);
   });
   t.after(() => slow.close());
-  const lb = await spawnSwitchyard(['start', '--listen', '127.0.0.1:0', '--to', slow.url]);
+  const lb = await spawnSwitchyard(['start', '--admin', 'off', '--listen', '127.0.0.1:0', '--to', slow.url]);
   t.after(() => lb.stop('SIGKILL'));
   const inFlight = send(`http://127.0.0.1:${lb.port}/`);
   await new Promise((resolve) => setTimeout(resolve, 200));

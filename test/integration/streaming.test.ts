@@ -88,7 +88,7 @@ test('200 MiB download and 200 MiB upload stream through byte-exact while the pr
     res.end('warm');
   });
   t.after(() => origin.close());
-  const lb = await spawnSwitchyard(['start', '--listen', '127.0.0.1:0', '--to', origin.url]);
+  const lb = await spawnSwitchyard(['start', '--admin', 'off', '--listen', '127.0.0.1:0', '--to', origin.url]);
   t.after(() => lb.stop('SIGKILL'));
   const url = `http://127.0.0.1:${lb.port}`;
 

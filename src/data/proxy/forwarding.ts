@@ -73,6 +73,8 @@ export interface RequestHead {
   readonly duplicateHost: boolean;
   /** The request carries a body (a non-zero Content-Length or chunked framing). */
   readonly hasBody: boolean;
+  /** The declared body length; undefined for chunked bodies or none. */
+  readonly contentLength: number | undefined;
   readonly requestId: string;
   /** The right-most untrusted address: the peer, or from X-Forwarded-For when the peer is a trusted proxy. */
   readonly clientIp: string;
@@ -95,6 +97,7 @@ export function forwardRequestHeaders(
   let hostCount = 0;
   let connection: string | undefined;
   let hasBody = false;
+  let contentLength: number | undefined;
   let forwardedFor: string | undefined;
   let forwardedProto: string | undefined;
   let forwardedHost: string | undefined;
@@ -112,7 +115,8 @@ export function forwardRequestHeaders(
         headers.push(name, value);
         break;
       case 'content-length':
-        hasBody = value !== '0';
+        contentLength = Number(value);
+        hasBody = contentLength !== 0;
         headers.push(name, value);
         break;
       case 'transfer-encoding':
@@ -165,7 +169,7 @@ export function forwardRequestHeaders(
     id,
   );
   if (host !== undefined || forwardedHost !== undefined) kept.push('x-forwarded-host', forwardedHost ?? host ?? '');
-  return { headers: kept, host, duplicateHost: hostCount > 1, hasBody, requestId: id, clientIp };
+  return { headers: kept, host, duplicateHost: hostCount > 1, hasBody, contentLength, requestId: id, clientIp };
 }
 
 /**

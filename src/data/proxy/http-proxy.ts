@@ -103,9 +103,9 @@ function originForm(target: string, method: string | undefined, host: string | u
 
 /**
  * One request's conversation with the upstream, as an undici dispatch handler (the raw-buffer handler API: no
- * header object is built per response). It streams both ways with back-pressure, retries a connect failure once on
- * another endpoint, and turns every upstream failure into a status or, once the response has started, a closed
- * client connection (never a fake end).
+ * header object is built per response). It streams both ways with back-pressure, retries within the service's
+ * budget (CONTRACT.md §1), reports gateway errors to the control plane, and turns every upstream failure into a
+ * status or, once the response has started, a closed client connection (never a fake end).
  */
 class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #req: IncomingMessage;
@@ -113,8 +113,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #service: ServiceRuntime;
   readonly #head: RequestHead;
   readonly #path: string;
+  /** The request body when it was buffered (small enough to replay); undefined when streamed or absent. */
+  #body: Buffer | undefined;
   #endpoint: EndpointRuntime | undefined;
   #tried: Set<EndpointId> | undefined;
+  #retrying = false;
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
   #awaitingDrain = false;
@@ -131,6 +134,15 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   start(): void {
     this.#res.on('close', this.#onClientClose);
+    this.#service.counters.active++;
+    const length = this.#head.contentLength;
+    if (this.#head.hasBody && length !== undefined && length <= this.#service.snapshot.retries.bufferBytes) {
+      bufferBody(this.#req, length, (body) => {
+        this.#body = body;
+        if (!this.#clientGone) this.#dispatch();
+      });
+      return;
+    }
     this.#dispatch();
   }
 
@@ -143,14 +155,15 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.#endpoint = runtime;
     runtime.load.inFlight++;
+    const timeouts = this.#service.snapshot.timeouts;
     runtime.pool.dispatch(
       {
         path: this.#path,
         method: this.#req.method as Dispatcher.HttpMethod,
         headers: this.#head.headers,
-        body: this.#head.hasBody ? this.#req : null,
-        headersTimeout: this.#service.snapshot.timeouts.firstByteMs,
-        bodyTimeout: this.#service.snapshot.timeouts.bodyIdleMs,
+        body: this.#body ?? (this.#head.hasBody ? this.#req : null),
+        headersTimeout: timeouts.firstByteMs,
+        bodyTimeout: timeouts.bodyIdleMs,
       },
       this,
     );
@@ -165,6 +178,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // informational (103): the final response follows
     const res = this.#res;
     if (res.destroyed) return false;
+    const endpoint = this.#endpoint;
+    if (endpoint !== undefined) {
+      if (statusCode >= 502 && statusCode <= 504) this.#reportFailure(endpoint);
+      else endpoint.load.consecutiveErrors = 0;
+    }
     try {
       res.writeHead(statusCode, forwardResponseHeaders(rawHeaders, this.#head.requestId));
     } catch {
@@ -190,7 +208,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#release();
-    this.#done = true;
+    this.#finish();
     this.#res.end();
   }
 
@@ -198,14 +216,15 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const endpoint = this.#release();
     if (this.#res.headersSent || this.#clientGone) {
       // Mid-body failure: close the client connection so a truncated body is never mistaken for a whole one.
-      this.#done = true;
+      this.#finish();
       this.#res.destroy();
       return;
     }
     const code = (error as { code?: string }).code ?? '';
-    if (endpoint !== undefined && this.#canRetry(code)) {
+    if (endpoint !== undefined) {
+      this.#reportFailure(endpoint);
       (this.#tried ??= new Set()).add(endpoint.endpoint.id);
-      if (this.#tried.size < maxAttempts) {
+      if (this.#tried.size < maxAttempts && this.#mayRetry(code) && this.#takeRetryBudget()) {
         this.#dispatch();
         return;
       }
@@ -215,17 +234,51 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   /**
    * A connect failure sent nothing, so any method may be retried; a reset before the response (such as an instance
-   * closing an idle keep-alive connection just as the request was written) only for idempotent methods. Never when
-   * the request body was already consumed.
+   * closing an idle keep-alive connection just as the request was written) only for idempotent methods. A streamed
+   * body can go again only if nobody read it yet; a buffered one always can.
    */
-  #canRetry(code: string): boolean {
-    if (this.#head.hasBody && this.#req.readableDidRead) return false;
-    return nothingSentCodes.has(code) || (resetCodes.has(code) && idempotentMethods.has(this.#req.method ?? ''));
+  #mayRetry(code: string): boolean {
+    const replayable = !this.#head.hasBody || this.#body !== undefined || !this.#req.readableDidRead;
+    if (!replayable) return false;
+    if (nothingSentCodes.has(code)) return true;
+    return (
+      resetCodes.has(code) &&
+      idempotentMethods.has(this.#req.method ?? '') &&
+      (!this.#head.hasBody || this.#body !== undefined)
+    );
+  }
+
+  /** Retries in flight stay within max(minRetries, budgetPercent of active requests), so a failing pool is not stormed. */
+  #takeRetryBudget(): boolean {
+    const counters = this.#service.counters;
+    const { budgetPercent, minRetries } = this.#service.snapshot.retries;
+    if (counters.retrying >= Math.max(minRetries, (counters.active * budgetPercent) / 100)) return false;
+    if (!this.#retrying) {
+      this.#retrying = true;
+      counters.retrying++;
+    }
+    return true;
+  }
+
+  #reportFailure(endpoint: EndpointRuntime): void {
+    endpoint.load.consecutiveErrors++;
+    this.#service.facts.upstreamFailure(
+      this.#service.snapshot.name,
+      endpoint.endpoint.id,
+      endpoint.load.consecutiveErrors,
+    );
   }
 
   #fail(error: ProxyError): void {
-    this.#done = true;
+    this.#finish();
     sendProblem(this.#res, error, this.#head.requestId);
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#service.counters.active--;
+    if (this.#retrying) this.#service.counters.retrying--;
   }
 
   #release(): EndpointRuntime | undefined {
@@ -245,8 +298,20 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #onClientClose = (): void => {
     if (this.#done) return;
     this.#clientGone = true;
+    if (this.#endpoint === undefined) this.#finish(); // still buffering the body: nothing upstream to abort
     this.#abort?.(new Error('client closed the connection'));
   };
+}
+
+/** Reads a body of a known, small length into one buffer (so it can be replayed); `done` is not called on abort. */
+function bufferBody(req: IncomingMessage, length: number, done: (body: Buffer) => void): void {
+  const body = Buffer.allocUnsafe(length);
+  let received = 0;
+  req.on('data', (chunk: Buffer) => {
+    // Node's parser enforces Content-Length, so the chunks add up to `length` exactly.
+    received += chunk.copy(body, received);
+  });
+  req.on('end', () => done(received === length ? body : body.subarray(0, received)));
 }
 
 function errorFor(code: string): ProxyError {

@@ -1,27 +1,49 @@
 import type { EndpointId } from '../../core/endpoint.js';
 import type { LoadGauge } from '../balancing/balancer.js';
 
-/** A live counter of one endpoint's requests in flight; the same object survives snapshot swaps. */
+/** Live counters of one endpoint in this process; the same object survives snapshot swaps. */
 export interface InFlightCounter {
+  /** Requests (later: tunnels) in flight to the endpoint. */
   inFlight: number;
+  /** Gateway errors in a row (reported to the control plane, which decides on ejection); a success resets it. */
+  consecutiveErrors: number;
+}
+
+/** Live counters of one service in this process, for the retry budget. */
+export interface ServiceCounters {
+  /** Requests in flight to the service. */
+  active: number;
+  /** Retries in flight. */
+  retrying: number;
 }
 
 /**
- * In-flight request counts per service endpoint, owned by the data plane. Counters are kept across snapshots so a
+ * Counters per service and per service endpoint, owned by the data plane. They are kept across snapshots so a
  * config change does not forget the requests still running; load-aware algorithms read them through `LoadGauge`.
  */
 export class InFlightGauges {
   #counters = new Map<string, InFlightCounter>();
+  #services = new Map<string, ServiceCounters>();
 
   /** The counter for an endpoint of a service, created at zero on first use. */
   counter(service: string, id: EndpointId): InFlightCounter {
     const key = `${service}\u0000${id}`;
     let counter = this.#counters.get(key);
     if (counter === undefined) {
-      counter = { inFlight: 0 };
+      counter = { inFlight: 0, consecutiveErrors: 0 };
       this.#counters.set(key, counter);
     }
     return counter;
+  }
+
+  /** The counters of a service, created at zero on first use. */
+  service(name: string): ServiceCounters {
+    let counters = this.#services.get(name);
+    if (counters === undefined) {
+      counters = { active: 0, retrying: 0 };
+      this.#services.set(name, counters);
+    }
+    return counters;
   }
 
   /** Forgets counters of endpoints no longer present once their requests are done. */

@@ -1,0 +1,248 @@
+import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
+import { name } from '../config/primitives.js';
+import { endpointUrl } from '../config/primitives.js';
+import type { ControlPlane, EndpointStatus } from '../control/control-plane.js';
+import { ApiError, readJson } from './http-kit.js';
+
+/** What the admin API reads from the running balancer besides the control plane. */
+export interface AdminContext {
+  readonly control: ControlPlane;
+  /** In-flight requests of an endpoint (summed over the data plane). */
+  inFlight(service: string, endpoint: string): number;
+  /** Bound addresses of the proxy listeners. */
+  listenerAddresses(): Record<string, string>;
+  /** Re-reads the config file; undefined when Switchyard runs without one (library use, one-liner). */
+  readonly reload?: () => Promise<
+    { readonly ok: true; readonly version: number } | { readonly ok: false; readonly problems: readonly string[] }
+  >;
+  /** Epoch ms the balancer started. */
+  readonly startedAt: number;
+}
+
+/** One API call after routing and authorisation. */
+export interface ApiCall {
+  readonly req: IncomingMessage;
+  readonly params: readonly string[];
+  readonly maxBodyBytes: number;
+}
+
+export interface ApiResult {
+  readonly status: number;
+  readonly body?: unknown;
+  /** For the audit line of a mutation. */
+  readonly audit?: Readonly<Record<string, unknown>>;
+}
+
+const registerBody = z.strictObject({
+  id: name.optional(),
+  url: endpointUrl,
+  weight: z.number().int().min(0).max(10_000).optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  ttlSeconds: z.number().int().min(1).max(86_400).optional(),
+});
+const heartbeatBody = z.strictObject({ load: z.number().min(0).optional() }).optional();
+const stateBody = z.strictObject({ state: z.enum(['ready', 'drain', 'maint']) });
+const weightBody = z.strictObject({ weight: z.number().int().min(0).max(10_000) });
+
+async function parseBody<T extends z.ZodType>(call: ApiCall, schema: T): Promise<z.output<T>> {
+  const result = schema.safeParse(await readJson(call.req, call.maxBodyBytes));
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
+  throw new ApiError(400, 'Invalid request body', problems.join('; '), { problems });
+}
+
+const iso = (epochMs: number | undefined): string | null =>
+  epochMs === undefined ? null : new Date(epochMs).toISOString();
+
+/** The wire shape of an endpoint in `GET /api/services/{service}`. */
+function endpointJson(status: EndpointStatus, inFlight: number) {
+  return {
+    id: status.id,
+    url: status.url,
+    source: status.source,
+    state: status.state,
+    health: status.health,
+    weight: status.weight,
+    effectiveWeight: Math.round(status.effectiveWeight * 1000) / 1000,
+    inFlight,
+    lastCheck:
+      status.lastCheck === undefined
+        ? null
+        : {
+            at: iso(status.lastCheck.at),
+            ok: status.lastCheck.ok,
+            detail: status.lastCheck.detail,
+            durationMs: status.lastCheck.durationMs,
+          },
+    lease:
+      status.ttlSeconds === undefined ? null : { ttlSeconds: status.ttlSeconds, expiresAt: iso(status.leaseExpiresAt) },
+    ejection:
+      status.ejection === undefined ? null : { until: iso(status.ejection.until), count: status.ejection.count },
+    load: status.load ?? null,
+    metadata: status.metadata ?? {},
+  };
+}
+
+function requireService(ctx: AdminContext, service: string): void {
+  if (!ctx.control.registry.hasService(service))
+    throw new ApiError(404, 'Unknown service', `no service named "${service}"`);
+}
+
+function notFound(reason: 'not_found' | 'static', service: string, id: string): ApiError {
+  return reason === 'static'
+    ? new ApiError(
+        409,
+        'Endpoint comes from the configuration',
+        `"${id}" of "${service}" is not a registration; change it in the config file`,
+      )
+    : new ApiError(404, 'Unknown endpoint', `no endpoint "${id}" in service "${service}"`);
+}
+
+export function serviceDetail(ctx: AdminContext, service: string) {
+  const snapshot = ctx.control.snapshot?.services[service];
+  const config = ctx.control.config.services[service];
+  return {
+    name: service,
+    algorithm: config?.algorithm ?? null,
+    panic: snapshot?.panic ?? false,
+    healthCheck: config?.healthCheck ?? null,
+    endpoints: ctx.control
+      .endpointStatuses(service)
+      .map((status) => endpointJson(status, ctx.inFlight(service, status.id))),
+  };
+}
+
+/** The read-only views. */
+export const readHandlers = {
+  overview: (ctx: AdminContext): ApiResult => {
+    const services = ctx.control.registry.services();
+    const statuses = services.flatMap((service) => ctx.control.endpointStatuses(service));
+    return {
+      status: 200,
+      body: {
+        snapshotVersion: ctx.control.snapshot?.version ?? 0,
+        startedAt: iso(ctx.startedAt),
+        listeners: ctx.control.config.listeners.length,
+        routes: ctx.control.snapshot?.routes.length ?? 0,
+        services: services.length,
+        endpoints: {
+          total: statuses.length,
+          healthy: statuses.filter((s) => s.health === 'up' && s.state === 'ready').length,
+        },
+      },
+    };
+  },
+  listeners: (ctx: AdminContext): ApiResult => {
+    const bound = ctx.listenerAddresses();
+    return {
+      status: 200,
+      body: ctx.control.config.listeners.map((l) => ({
+        name: l.name,
+        protocol: l.protocol,
+        address: l.address,
+        bound: bound[l.name] ?? null,
+      })),
+    };
+  },
+  routes: (ctx: AdminContext): ApiResult => {
+    return { status: 200, body: ctx.control.snapshot?.routes ?? [] };
+  },
+  services: (ctx: AdminContext): ApiResult => {
+    return {
+      status: 200,
+      body: ctx.control.registry.services().map((service) => {
+        const statuses = ctx.control.endpointStatuses(service);
+        return {
+          name: service,
+          algorithm: ctx.control.config.services[service]?.algorithm ?? null,
+          panic: ctx.control.snapshot?.services[service]?.panic ?? false,
+          endpoints: statuses.length,
+          healthy: statuses.filter((s) => s.health === 'up' && s.state === 'ready').length,
+        };
+      }),
+    };
+  },
+  service: (ctx: AdminContext, call: ApiCall): ApiResult => {
+    const service = call.params[0] ?? '';
+    requireService(ctx, service);
+    return { status: 200, body: serviceDetail(ctx, service) };
+  },
+};
+
+/** The mutations (admin token; each gets one audit line). */
+export const mutationHandlers = {
+  register: async (ctx: AdminContext, call: ApiCall): Promise<ApiResult> => {
+    const service = call.params[0] ?? '';
+    requireService(ctx, service);
+    const input = await parseBody(call, registerBody);
+    const result = await ctx.control.registry.register(service, input);
+    if (!result.ok)
+      throw result.reason === 'conflict'
+        ? new ApiError(409, 'Conflict', result.message)
+        : new ApiError(404, 'Unknown service', result.message);
+    await ctx.control.flush();
+    const { registration } = result;
+    return {
+      status: result.created ? 201 : 200,
+      body: { id: registration.id, leaseExpiresAt: iso(registration.leaseExpiresAt) },
+      audit: { service, endpoint: registration.id, url: registration.url, created: result.created },
+    };
+  },
+  heartbeat: async (ctx: AdminContext, call: ApiCall): Promise<ApiResult> => {
+    const [service = '', id = ''] = call.params;
+    requireService(ctx, service);
+    const body = await parseBody(call, heartbeatBody);
+    const result = await ctx.control.registry.heartbeat(service, id, body?.load);
+    if (!result.ok) throw notFound(result.reason, service, id);
+    return {
+      status: 200,
+      body: { id, leaseExpiresAt: iso(result.value.leaseExpiresAt) },
+      audit: { service, endpoint: id },
+    };
+  },
+  deregister: async (ctx: AdminContext, call: ApiCall): Promise<ApiResult> => {
+    const [service = '', id = ''] = call.params;
+    requireService(ctx, service);
+    const result = await ctx.control.registry.deregister(service, id);
+    if (!result.ok) throw notFound(result.reason, service, id);
+    await ctx.control.flush();
+    return { status: 204, audit: { service, endpoint: id } };
+  },
+  state: async (ctx: AdminContext, call: ApiCall): Promise<ApiResult> => {
+    const [service = '', id = ''] = call.params;
+    requireService(ctx, service);
+    const { state } = await parseBody(call, stateBody);
+    const result = await ctx.control.registry.setState(service, id, state);
+    if (!result.ok) throw notFound(result.reason, service, id);
+    await ctx.control.flush();
+    return {
+      status: 200,
+      body: serviceDetail(ctx, service).endpoints.find((e) => e.id === id),
+      audit: { service, endpoint: id, state },
+    };
+  },
+  weight: async (ctx: AdminContext, call: ApiCall): Promise<ApiResult> => {
+    const [service = '', id = ''] = call.params;
+    requireService(ctx, service);
+    const { weight } = await parseBody(call, weightBody);
+    const result = await ctx.control.registry.setWeight(service, id, weight);
+    if (!result.ok) throw notFound(result.reason, service, id);
+    await ctx.control.flush();
+    return {
+      status: 200,
+      body: serviceDetail(ctx, service).endpoints.find((e) => e.id === id),
+      audit: { service, endpoint: id, weight },
+    };
+  },
+  reload: async (ctx: AdminContext): Promise<ApiResult> => {
+    if (ctx.reload === undefined)
+      throw new ApiError(409, 'Nothing to reload', 'Switchyard was started without a configuration file');
+    const result = await ctx.reload();
+    if (!result.ok)
+      throw new ApiError(400, 'Invalid configuration', 'the running configuration stays', {
+        problems: result.problems,
+      });
+    return { status: 200, body: { version: result.version }, audit: { version: result.version } };
+  },
+};

@@ -1,0 +1,181 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AdminConfig } from '../config/schema.js';
+import { parseListenAddress } from '../config/address.js';
+import type { Logger } from '../core/log.js';
+import { mutationHandlers, readHandlers, type AdminContext, type ApiCall, type ApiResult } from './admin-api.js';
+import { ApiError, bearerToken, secretMatches, sendApiError, sendJson } from './http-kit.js';
+
+type Access = 'open' | 'read' | 'admin';
+type Handler = (ctx: AdminContext, call: ApiCall) => ApiResult | Promise<ApiResult>;
+
+interface Route {
+  readonly pattern: RegExp;
+  /** Handlers by method; every other method gets 405 with `Allow`. */
+  readonly methods: Readonly<Record<string, { readonly access: Access; readonly handler: Handler }>>;
+}
+
+const segment = '([A-Za-z0-9][A-Za-z0-9_.:%-]*)';
+const read = (handler: Handler) => ({ access: 'read' as const, handler });
+const admin = (handler: Handler) => ({ access: 'admin' as const, handler });
+
+/** The admin API of SPEC.md: reads need the read (or admin) token, mutations the admin token. */
+const routes: readonly Route[] = [
+  {
+    pattern: /^\/ping$/,
+    methods: { GET: { access: 'open', handler: () => ({ status: 200, body: { status: 'ok' } }) } },
+  },
+  { pattern: /^\/api\/overview$/, methods: { GET: read(readHandlers.overview) } },
+  { pattern: /^\/api\/listeners$/, methods: { GET: read(readHandlers.listeners) } },
+  { pattern: /^\/api\/routes$/, methods: { GET: read(readHandlers.routes) } },
+  { pattern: /^\/api\/services$/, methods: { GET: read(readHandlers.services) } },
+  { pattern: new RegExp(`^/api/services/${segment}$`), methods: { GET: read(readHandlers.service) } },
+  { pattern: new RegExp(`^/api/services/${segment}/endpoints$`), methods: { POST: admin(mutationHandlers.register) } },
+  {
+    pattern: new RegExp(`^/api/services/${segment}/endpoints/${segment}$`),
+    methods: { DELETE: admin(mutationHandlers.deregister) },
+  },
+  {
+    pattern: new RegExp(`^/api/services/${segment}/endpoints/${segment}/heartbeat$`),
+    methods: { PUT: admin(mutationHandlers.heartbeat) },
+  },
+  {
+    pattern: new RegExp(`^/api/services/${segment}/endpoints/${segment}/state$`),
+    methods: { PUT: admin(mutationHandlers.state) },
+  },
+  {
+    pattern: new RegExp(`^/api/services/${segment}/endpoints/${segment}/weight$`),
+    methods: { PUT: admin(mutationHandlers.weight) },
+  },
+  { pattern: /^\/api\/reload$/, methods: { POST: admin(mutationHandlers.reload) } },
+];
+
+/**
+ * The admin listener (127.0.0.1:9901 by default): the registration API, the read-only views and liveness /
+ * readiness. Tokens are compared in constant time; mutations are POST/PUT/DELETE only; bodies are size-limited and
+ * validated; every error is a problem document; every mutation writes one audit log line.
+ */
+export class AdminServer {
+  readonly #server: Server;
+  readonly #config: AdminConfig;
+  readonly #ctx: AdminContext;
+  readonly #log: Logger;
+  #draining = false;
+
+  constructor(config: AdminConfig, ctx: AdminContext, log: Logger) {
+    this.#config = config;
+    this.#ctx = ctx;
+    this.#log = log.child({ component: 'admin' });
+    this.#server = createServer(
+      { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 },
+      (req, res) => {
+        this.#handle(req, res).catch((error: unknown) => {
+          this.#log.error({ err: error }, 'admin request failed');
+          if (!res.headersSent) sendApiError(res, new ApiError(500, 'Internal error'));
+          else res.destroy();
+        });
+      },
+    );
+    this.#server.on('clientError', (_error, socket) => socket.destroy());
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const address = parseListenAddress(this.#config.address);
+    if (address === undefined) throw new Error(`invalid admin address ${this.#config.address}`);
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: address.host === '' ? undefined : address.host, port: address.port }, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = this.address();
+    this.#log.info({ address: bound.address, port: bound.port }, 'admin API listening');
+    return bound;
+  }
+
+  address(): AddressInfo {
+    return this.#server.address() as AddressInfo;
+  }
+
+  /** From now on `/ready` answers 503 (the balancer is draining). */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/ready') {
+      sendJson(res, this.#draining ? 503 : 200, { status: this.#draining ? 'draining' : 'ready' });
+      return;
+    }
+    const route = routes.find((r) => r.pattern.test(path));
+    if (route === undefined) {
+      sendApiError(res, new ApiError(404, 'Not found', `no admin resource at ${path}`));
+      return;
+    }
+    const method = req.method ?? 'GET';
+    const entry = route.methods[method];
+    if (entry === undefined) {
+      const allow = Object.keys(route.methods).join(', ');
+      req.resume();
+      sendApiError(res, new ApiError(405, 'Method not allowed', `use ${allow}`, {}, { allow }));
+      return;
+    }
+    try {
+      this.#authorise(req, entry.access);
+      const params = (route.pattern.exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
+      const result = await entry.handler(this.#ctx, { req, params, maxBodyBytes: this.#config.maxBodyBytes });
+      if (entry.access === 'admin') this.#audit(req, result.status, result.audit);
+      sendJson(res, result.status, result.body);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      if (entry.access === 'admin') this.#audit(req, error.status, { error: error.title });
+      sendApiError(res, error);
+    }
+  }
+
+  #authorise(req: IncomingMessage, access: Access): void {
+    if (access === 'open') return;
+    const { admin, read } = this.#config.tokens;
+    const adminToken = admin === '' ? undefined : admin;
+    const readToken = read === '' ? undefined : read;
+    if (adminToken === undefined && readToken === undefined) return; // no tokens: open (loopback only, see the schema)
+    const presented = bearerToken(req);
+    if (presented === undefined) {
+      throw new ApiError(
+        401,
+        'Unauthorized',
+        'send Authorization: Bearer <token>',
+        {},
+        { 'www-authenticate': 'Bearer realm="switchyard"' },
+      );
+    }
+    const isAdmin = adminToken !== undefined && secretMatches(presented, adminToken);
+    const isReader = readToken !== undefined && secretMatches(presented, readToken);
+    if (!isAdmin && !isReader) {
+      throw new ApiError(
+        401,
+        'Unauthorized',
+        'the token is not valid',
+        {},
+        { 'www-authenticate': 'Bearer realm="switchyard", error="invalid_token"' },
+      );
+    }
+    if (access === 'admin' && !isAdmin) throw new ApiError(403, 'Forbidden', 'this call needs the admin token');
+  }
+
+  #audit(req: IncomingMessage, status: number, details: Readonly<Record<string, unknown>> = {}): void {
+    this.#log.info(
+      { audit: true, method: req.method, path: req.url, status, client: req.socket.remoteAddress, ...details },
+      'admin mutation',
+    );
+  }
+}

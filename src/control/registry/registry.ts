@@ -1,0 +1,252 @@
+import type { ServiceConfig, SwitchyardConfig } from '../../config/schema.js';
+import { endpointIdOf, type AdminState, type EndpointId } from '../../core/endpoint.js';
+import type { DiscoveredEndpoint } from './dns-discovery.js';
+import { registryKey, type Override, type Registration, type RegistryStore } from './registry-store.js';
+
+/** Where the registry learnt of an endpoint. */
+export type EndpointSource = 'config' | 'dns' | 'api';
+
+/** The control plane's view of one endpoint: its membership facts, before health is applied. */
+export interface EndpointRecord {
+  readonly service: string;
+  readonly id: EndpointId;
+  readonly url: string;
+  /** The weight in force: the registration's or config's, or an admin override. */
+  readonly weight: number;
+  readonly state: AdminState;
+  readonly source: EndpointSource;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly ttlSeconds?: number;
+  readonly leaseExpiresAt?: number;
+  readonly registeredAt?: number;
+  readonly load?: number;
+}
+
+/** What an instance sends to register (SPEC.md `POST /api/services/{service}/endpoints`). */
+export interface RegisterInput {
+  readonly id?: EndpointId;
+  readonly url: string;
+  readonly weight?: number;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly ttlSeconds?: number;
+}
+
+export type RegisterResult =
+  | { readonly ok: true; readonly registration: Registration; readonly created: boolean }
+  | { readonly ok: false; readonly reason: 'unknown_service' | 'conflict'; readonly message: string };
+
+export type MutationResult<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: 'not_found' | 'static' };
+
+/**
+ * The source of truth for membership: static endpoints from the config, endpoints found in DNS and endpoints
+ * registered through the API (persisted in a `RegistryStore`), plus admin overrides of state and weight. The config
+ * file never erases registrations; registrations are accepted only for services the config declares.
+ */
+export class Registry {
+  readonly #store: RegistryStore;
+  readonly #now: () => number;
+  readonly #onChange: () => void;
+  #services = new Map<string, ServiceConfig>();
+  readonly #discovered = new Map<string, readonly DiscoveredEndpoint[]>();
+  readonly #registrations = new Map<string, Registration>();
+  readonly #overrides = new Map<string, Override>();
+
+  constructor(store: RegistryStore, options: { readonly now?: () => number; readonly onChange: () => void }) {
+    this.#store = store;
+    this.#now = options.now ?? Date.now;
+    this.#onChange = options.onChange;
+  }
+
+  /**
+   * Reads the store. Leases restart from now: the instances could not renew them while the balancer was down, so
+   * each gets one more lease length to send its next heartbeat.
+   */
+  async load(): Promise<void> {
+    const data = await this.#store.load();
+    const now = this.#now();
+    for (const registration of data.registrations) {
+      const renewed =
+        registration.ttlSeconds === undefined
+          ? registration
+          : { ...registration, leaseExpiresAt: now + registration.ttlSeconds * 1000 };
+      this.#registrations.set(registryKey(registration.service, registration.id), renewed);
+    }
+    for (const override of data.overrides) this.#overrides.set(registryKey(override.service, override.id), override);
+  }
+
+  /** Takes the services and static endpoints of a (validated) configuration. */
+  setConfig(config: SwitchyardConfig): void {
+    this.#services = new Map(Object.entries(config.services));
+    for (const service of this.#discovered.keys()) {
+      if (this.#services.get(service)?.dns === undefined) this.#discovered.delete(service);
+    }
+  }
+
+  /** Replaces the endpoints DNS discovery found for a service. */
+  setDiscovered(service: string, endpoints: readonly DiscoveredEndpoint[]): void {
+    this.#discovered.set(service, endpoints);
+    this.#onChange();
+  }
+
+  hasService(service: string): boolean {
+    return this.#services.has(service);
+  }
+
+  /** The declared services, in config order. */
+  services(): string[] {
+    return [...this.#services.keys()];
+  }
+
+  /** Every endpoint of a service: config first, then DNS, then registrations; admin overrides applied. */
+  endpoints(service: string): EndpointRecord[] {
+    const config = this.#services.get(service);
+    if (config === undefined) return [];
+    const records: EndpointRecord[] = [];
+    const seen = new Set<EndpointId>();
+    const add = (record: EndpointRecord): void => {
+      if (seen.has(record.id)) return;
+      seen.add(record.id);
+      const override = record.source === 'api' ? undefined : this.#overrides.get(registryKey(service, record.id));
+      records.push(
+        override === undefined
+          ? record
+          : { ...record, state: override.state ?? record.state, weight: override.weight ?? record.weight },
+      );
+    };
+    for (const endpoint of config.endpoints) {
+      const url = new URL(endpoint.url);
+      const id = endpoint.id ?? endpointIdOf(url);
+      add({
+        service,
+        id,
+        url: url.origin,
+        weight: endpoint.weight,
+        state: 'ready',
+        source: 'config',
+        ...(endpoint.metadata === undefined ? {} : { metadata: endpoint.metadata }),
+      });
+    }
+    for (const endpoint of this.#discovered.get(service) ?? []) {
+      add({ service, id: endpoint.id, url: endpoint.url, weight: endpoint.weight, state: 'ready', source: 'dns' });
+    }
+    for (const registration of this.#registrations.values()) {
+      if (registration.service === service) add({ ...registration, source: 'api' });
+    }
+    return records;
+  }
+
+  /** One endpoint by id, or undefined. */
+  endpoint(service: string, id: EndpointId): EndpointRecord | undefined {
+    return this.endpoints(service).find((record) => record.id === id);
+  }
+
+  /** Registers (or re-registers, idempotently by id) an instance. A re-registration keeps the admin state. */
+  async register(service: string, input: RegisterInput): Promise<RegisterResult> {
+    if (!this.#services.has(service))
+      return { ok: false, reason: 'unknown_service', message: `unknown service "${service}"` };
+    const url = new URL(input.url);
+    const id = input.id ?? endpointIdOf(url);
+    const existing = this.#registrations.get(registryKey(service, id));
+    if (existing === undefined && this.endpoint(service, id) !== undefined) {
+      return {
+        ok: false,
+        reason: 'conflict',
+        message: `endpoint "${id}" of "${service}" comes from the config or DNS`,
+      };
+    }
+    const now = this.#now();
+    const registration: Registration = {
+      service,
+      id,
+      url: url.origin,
+      weight: input.weight ?? 1,
+      state: existing?.state ?? 'ready',
+      registeredAt: existing?.registeredAt ?? now,
+      ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
+      ...(input.ttlSeconds === undefined
+        ? {}
+        : { ttlSeconds: input.ttlSeconds, leaseExpiresAt: now + input.ttlSeconds * 1000 }),
+      ...(existing?.load === undefined ? {} : { load: existing.load }),
+    };
+    this.#registrations.set(registryKey(service, id), registration);
+    await this.#store.putRegistration(registration);
+    this.#onChange();
+    return { ok: true, registration, created: existing === undefined };
+  }
+
+  /** Renews a lease (and records the load the instance reports). */
+  async heartbeat(service: string, id: EndpointId, load?: number): Promise<MutationResult<Registration>> {
+    const existing = this.#registrations.get(registryKey(service, id));
+    if (existing === undefined)
+      return { ok: false, reason: this.endpoint(service, id) === undefined ? 'not_found' : 'static' };
+    const registration: Registration = {
+      ...existing,
+      ...(existing.ttlSeconds === undefined ? {} : { leaseExpiresAt: this.#now() + existing.ttlSeconds * 1000 }),
+      ...(load === undefined ? {} : { load }),
+    };
+    this.#registrations.set(registryKey(service, id), registration);
+    await this.#store.putRegistration(registration);
+    return { ok: true, value: registration };
+  }
+
+  /** Removes a registration; its in-flight requests finish (the data plane drains its pool). */
+  async deregister(service: string, id: EndpointId): Promise<MutationResult<EndpointId>> {
+    if (!this.#registrations.delete(registryKey(service, id))) {
+      return { ok: false, reason: this.endpoint(service, id) === undefined ? 'not_found' : 'static' };
+    }
+    await this.#store.removeRegistration(service, id);
+    this.#onChange();
+    return { ok: true, value: id };
+  }
+
+  /** Sets an endpoint's admin state (a registration's own, or an override of a config/DNS endpoint). */
+  setState(service: string, id: EndpointId, state: AdminState): Promise<MutationResult<EndpointRecord>> {
+    return this.#change(service, id, { state });
+  }
+
+  /** Sets an endpoint's weight. */
+  setWeight(service: string, id: EndpointId, weight: number): Promise<MutationResult<EndpointRecord>> {
+    return this.#change(service, id, { weight });
+  }
+
+  /** Removes registrations whose lease ended; returns the ones removed. */
+  async expireLeases(): Promise<Registration[]> {
+    const now = this.#now();
+    const expired = [...this.#registrations.values()].filter(
+      (r) => r.leaseExpiresAt !== undefined && r.leaseExpiresAt <= now,
+    );
+    for (const registration of expired) {
+      this.#registrations.delete(registryKey(registration.service, registration.id));
+      await this.#store.removeRegistration(registration.service, registration.id);
+    }
+    if (expired.length > 0) this.#onChange();
+    return expired;
+  }
+
+  async close(): Promise<void> {
+    await this.#store.close();
+  }
+
+  async #change(
+    service: string,
+    id: EndpointId,
+    change: { state?: AdminState; weight?: number },
+  ): Promise<MutationResult<EndpointRecord>> {
+    const key = registryKey(service, id);
+    const registration = this.#registrations.get(key);
+    if (registration !== undefined) {
+      const updated = { ...registration, ...change };
+      this.#registrations.set(key, updated);
+      await this.#store.putRegistration(updated);
+    } else {
+      if (this.endpoint(service, id) === undefined) return { ok: false, reason: 'not_found' };
+      const override: Override = { ...this.#overrides.get(key), service, id, ...change };
+      this.#overrides.set(key, override);
+      await this.#store.putOverride(override);
+    }
+    this.#onChange();
+    const record = this.endpoint(service, id);
+    return record === undefined ? { ok: false, reason: 'not_found' } : { ok: true, value: record };
+  }
+}
