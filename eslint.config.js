@@ -15,7 +15,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.mjs', 'bench/*.mjs'] },
+        projectService: {
+          allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.mjs', 'bench/*.mjs', 'test/integration/fixtures/*.mjs'],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -96,6 +98,11 @@ export default tseslint.config(
       ],
     },
   },
+  layer(
+    ['src/client/**/*.ts'],
+    ['**/data/**', '**/control/**', '**/admin/**', '**/cli/**'],
+    'client/ talks to the admin API over HTTP only',
+  ),
   layer(
     ['src/config/**/*.ts'],
     ['**/data/**', '**/control/**', '**/admin/**', '**/cli/**'],

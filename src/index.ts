@@ -3,6 +3,7 @@
  * over it. Configuration files are read with `loadConfigFile`.
  */
 export { createSwitchyard, defaultDrainDeadlineMs, type Switchyard, type SwitchyardOptions } from './main.js';
+export { register, parseDuration, type RegisterOptions, type RegistrationHandle } from './client/register.js';
 export {
   loadConfigFile,
   parseConfigText,

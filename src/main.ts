@@ -93,7 +93,9 @@ export async function createSwitchyard(
                 try {
                   return { ok: true as const, version: await reload() };
                 } catch (error) {
-                  return { ok: false as const, problems: String((error as Error).message).split('\n') };
+                  const problems =
+                    error instanceof SwitchyardError ? error.problems : [String((error as Error).message)];
+                  return { ok: false as const, problems };
                 }
               },
             }),
@@ -136,5 +138,5 @@ function validate(input: SwitchyardConfigInput): SwitchyardConfig {
   const result = configSchema.safeParse(input);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  throw new SwitchyardError(`invalid configuration:\n${lines.join('\n')}`);
+  throw new SwitchyardError(`invalid configuration:\n${lines.join('\n')}`, 1, lines);
 }

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
-import { name } from '../config/primitives.js';
-import { endpointUrl } from '../config/primitives.js';
+import { endpointId, endpointUrl } from '../config/primitives.js';
 import type { ControlPlane, EndpointStatus } from '../control/control-plane.js';
 import { ApiError, readJson } from './http-kit.js';
 
@@ -35,7 +34,7 @@ export interface ApiResult {
 }
 
 const registerBody = z.strictObject({
-  id: name.optional(),
+  id: endpointId.optional(),
   url: endpointUrl,
   weight: z.number().int().min(0).max(10_000).optional(),
   metadata: z.record(z.string(), z.string()).optional(),

@@ -129,15 +129,16 @@ export class AdminServer {
       sendApiError(res, new ApiError(405, 'Method not allowed', `use ${allow}`, {}, { allow }));
       return;
     }
+    const client = req.socket.remoteAddress;
     try {
       this.#authorise(req, entry.access);
-      const params = (route.pattern.exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
+      const params = (route.pattern.exec(path) ?? []).slice(1).map(decodePathSegment);
       const result = await entry.handler(this.#ctx, { req, params, maxBodyBytes: this.#config.maxBodyBytes });
-      if (entry.access === 'admin') this.#audit(req, result.status, result.audit);
+      if (entry.access === 'admin') this.#audit(req, client, result.status, result.audit);
       sendJson(res, result.status, result.body);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      if (entry.access === 'admin') this.#audit(req, error.status, { error: error.title });
+      if (entry.access === 'admin') this.#audit(req, client, error.status, { error: error.title });
       sendApiError(res, error);
     }
   }
@@ -172,10 +173,20 @@ export class AdminServer {
     if (access === 'admin' && !isAdmin) throw new ApiError(403, 'Forbidden', 'this call needs the admin token');
   }
 
-  #audit(req: IncomingMessage, status: number, details: Readonly<Record<string, unknown>> = {}): void {
-    this.#log.info(
-      { audit: true, method: req.method, path: req.url, status, client: req.socket.remoteAddress, ...details },
-      'admin mutation',
-    );
+  #audit(
+    req: IncomingMessage,
+    client: string | undefined,
+    status: number,
+    details: Readonly<Record<string, unknown>> = {},
+  ): void {
+    this.#log.info({ audit: true, method: req.method, path: req.url, status, client, ...details }, 'admin mutation');
+  }
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(400, 'Malformed path', `"${segment}" is not valid percent-encoding`);
   }
 }

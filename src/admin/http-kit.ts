@@ -44,24 +44,32 @@ export function sendApiError(res: ServerResponse, error: ApiError): void {
 
 /** Reads a JSON request body of at most `limitBytes` (413 beyond it, 400 when it is not JSON). Empty gives undefined. */
 export async function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limitBytes) {
+  const tooLarge = new ApiError(
+    413,
+    'Request body too large',
+    `the limit is ${limitBytes} bytes`,
+    {},
+    { connection: 'close' },
+  );
+  if (Number(req.headers['content-length'] ?? 0) > limitBytes) {
     req.resume();
-    throw new ApiError(413, 'Request body too large', `the limit is ${limitBytes} bytes`);
+    throw tooLarge;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) {
-      req.resume();
-      throw new ApiError(413, 'Request body too large', `the limit is ${limitBytes} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
+  const text = await new Promise<string | undefined>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      // Past the limit the rest is drained unread (the connection closes after the 413), never buffered.
+      if (size <= limitBytes) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > limitBytes ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+  if (text === undefined) throw tooLarge;
+  if (text === '') return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch (error) {
     throw new ApiError(400, 'Malformed JSON body', (error as Error).message);
   }

@@ -36,7 +36,10 @@ export async function start(options: StartOptions): Promise<number> {
   }
   const readFile = async (): Promise<SwitchyardConfigInput> => {
     const loaded = await loadConfigFile(file);
-    if (!loaded.ok) throw new SwitchyardError(loaded.problems.map(formatProblem).join('\n'));
+    if (!loaded.ok) {
+      const problems = loaded.problems.map(formatProblem);
+      throw new SwitchyardError(problems.join('\n'), 1, problems);
+    }
     return loaded.config;
   };
   const switchyard = await createSwitchyard(config, { logger: log, ...(oneLiner ? {} : { reload: readFile }) });

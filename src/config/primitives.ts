@@ -5,6 +5,12 @@ import { parseListenAddress } from './address.js';
 /** Building blocks shared by the configuration schemas. */
 
 export const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'use letters, digits, ".", "_" and "-"');
+/** An endpoint id: a name, or the default `host:port` form (`10.0.0.5:3000`, `[::1]:8080`). */
+export const endpointId = z
+  .string()
+  .max(253)
+  .regex(/^[A-Za-z0-9[][A-Za-z0-9_.:[\]-]*$/, 'use letters, digits, ".", "_", "-", ":" and brackets');
+
 export const milliseconds = z.number().int().min(1).max(86_400_000);
 
 export const listenAddress = z

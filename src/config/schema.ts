@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { listenerSchema, routeSchema } from './listener-schema.js';
+import { parseListenAddress } from './address.js';
 import { listenAddress, name } from './primitives.js';
 import { referenceIssues } from './references.js';
 import { algorithms, endpointSchema, serviceSchema } from './service-schema.js';
@@ -12,20 +13,30 @@ import { algorithms, endpointSchema, serviceSchema } from './service-schema.js';
 export { listenerSchema, routeSchema, serviceSchema, endpointSchema, algorithms };
 
 /** The admin API listener (SPEC.md "Admin API"). Empty tokens count as unset. */
-const adminSchema = z.strictObject({
-  enabled: z.boolean().default(true),
-  address: listenAddress.default('127.0.0.1:9901'),
-  tokens: z
-    .strictObject({
-      /** Bearer token for every call, mutations included; without one the API is open (loopback only). */
-      admin: z.string().optional(),
-      /** Bearer token for read-only calls. */
-      read: z.string().optional(),
-    })
-    .prefault({}),
-  /** Largest request body the API reads (413 beyond it). */
-  maxBodyBytes: z.number().int().min(1024).max(16_777_216).default(65_536),
-});
+const adminSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    address: listenAddress.default('127.0.0.1:9901'),
+    tokens: z
+      .strictObject({
+        /** Bearer token for every call, mutations included; without one the API is open (loopback only). */
+        admin: z.string().optional(),
+        /** Bearer token for read-only calls. */
+        read: z.string().optional(),
+      })
+      .prefault({}),
+    /** Largest request body the API reads (413 beyond it). */
+    maxBodyBytes: z.number().int().min(1024).max(16_777_216).default(65_536),
+  })
+  .refine((admin) => !admin.enabled || isLoopback(admin.address) || (admin.tokens.admin ?? '') !== '', {
+    message: 'an admin API on a non-loopback address needs tokens.admin',
+    path: ['tokens', 'admin'],
+  });
+
+function isLoopback(address: string): boolean {
+  const host = parseListenAddress(address)?.host;
+  return host === 'localhost' || host === '::1' || (host?.startsWith('127.') ?? false);
+}
 
 /** Where registrations made through the API are kept. */
 const registrySchema = z.strictObject({

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { endpointUrl, milliseconds, name } from './primitives.js';
+import { endpointId, endpointUrl, milliseconds } from './primitives.js';
 
 export const endpointSchema = z.strictObject({
   /** Stable id; defaults to `host:port` of the URL. */
-  id: name.optional(),
+  id: endpointId.optional(),
   url: endpointUrl,
   weight: z.number().int().min(0).max(10_000).default(1),
   metadata: z.record(z.string(), z.string()).optional(),

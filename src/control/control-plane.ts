@@ -79,7 +79,7 @@ export class ControlPlane implements FactSink {
       log: options.log,
       now: this.#now,
       onChange: (service, id, ejected) => {
-        if (!ejected) this.#rampStart.set(registryKey(service, id), this.#now());
+        if (!ejected) this.#startRamp(service, id);
         this.#schedule();
       },
     });
@@ -105,6 +105,7 @@ export class ControlPlane implements FactSink {
   async start(config: SwitchyardConfig): Promise<void> {
     await this.registry.load();
     this.#adopt(config);
+    await this.#warmUp(config);
     await this.#publish();
     this.#sweepTimer = setInterval(() => void this.#sweepLeases(), this.#leaseSweepMs);
     this.#sweepTimer.unref();
@@ -163,6 +164,24 @@ export class ControlPlane implements FactSink {
     await this.registry.close();
   }
 
+  /**
+   * Waits (at most one check timeout) for the first check of every health-checked endpoint, so that the balancer
+   * does not open its listeners on endpoints it knows nothing about (Envoy's cluster warming): otherwise the first
+   * requests after a start would find no healthy endpoint.
+   */
+  async #warmUp(config: SwitchyardConfig): Promise<void> {
+    const checked = Object.entries(config.services).filter(([, s]) => s.healthCheck !== undefined);
+    if (checked.length === 0) return;
+    const deadline = Date.now() + Math.max(...checked.map(([, s]) => s.healthCheck?.timeoutMs ?? 0)) + 100;
+    const pending = (): boolean =>
+      checked.some(([service]) =>
+        this.registry
+          .endpoints(service)
+          .some((record) => this.#health.status(service, record.id)?.lastCheck === undefined),
+      );
+    while (pending() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
   #adopt(config: SwitchyardConfig): void {
     this.#config = config;
     this.registry.setConfig(config);
@@ -188,13 +207,16 @@ export class ControlPlane implements FactSink {
   #onHealthChange(service: string, id: EndpointId, status: HealthStatus): void {
     const key = registryKey(service, id);
     // Slow start after a recovery, and after the first pass of an endpoint that joined after boot.
-    if (
-      status.health === 'up' &&
-      (status.lastCheck === undefined || this.#rampStart.has(key) || this.#wasDown(service, id))
-    ) {
-      this.#rampStart.set(key, this.#now());
+    if (status.health === 'up' && (this.#rampStart.has(key) || this.#wasDown(service, id))) {
+      this.#startRamp(service, id);
     }
     this.#schedule();
+  }
+
+  /** Starts (or restarts) an endpoint's slow-start ramp, when its service has one. */
+  #startRamp(service: string, id: EndpointId): void {
+    if ((this.#config?.services[service]?.slowStartMs ?? 0) > 0)
+      this.#rampStart.set(registryKey(service, id), this.#now());
   }
 
   #wasDown(service: string, id: EndpointId): boolean {
@@ -225,8 +247,8 @@ export class ControlPlane implements FactSink {
 
   #weightFactor(key: string, windowMs: number, now: number): number {
     const started = this.#rampStart.get(key);
-    if (started === undefined || windowMs === 0) return 1;
-    const progress = (now - started) / windowMs;
+    if (started === undefined) return 1;
+    const progress = windowMs === 0 ? 1 : (now - started) / windowMs;
     if (progress >= 1) {
       this.#rampStart.delete(key);
       return 1;

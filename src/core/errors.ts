@@ -51,6 +51,8 @@ export class SwitchyardError extends Error {
     message: string,
     /** Process exit code the CLI should use (1 start/config failure, 2 usage). */
     readonly exitCode = 1,
+    /** Each problem on its own (`file:line:col path: message` for a config file). */
+    readonly problems: readonly string[] = [message],
   ) {
     super(message);
     this.name = 'SwitchyardError';

@@ -101,6 +101,8 @@ export class DataPlane {
       const endpoints = new Map<string, EndpointRuntime>();
       for (const endpoint of service.endpoints) {
         const load = this.#gauges.counter(service.name, endpoint.id);
+        // An ejection starts a new count: a returning endpoint must fail `consecutiveErrors` times again.
+        if (endpoint.health === 'ejected') load.consecutiveErrors = 0;
         live.add(load);
         endpoints.set(endpoint.id, { endpoint, pool: poolFor(service, endpoint), load });
       }
@@ -116,7 +118,7 @@ export class DataPlane {
         snapshot: service,
         balancer,
         endpoints,
-        counters: this.#gauges.service(service.name),
+        retryBudget: this.#gauges.retryBudget(service.name),
         facts: this.#facts,
       });
     }

@@ -5,7 +5,8 @@ import type { ListenerSnapshot, ServiceSnapshot } from '../core/snapshot.js';
 import type { Balancer } from './balancing/balancer.js';
 import type { TrustedProxies } from './proxy/forwarding.js';
 import type { RouteTable } from './routing/route-table.js';
-import type { InFlightCounter, ServiceCounters } from './upstream/in-flight.js';
+import type { RetryBudget } from './proxy/retry-budget.js';
+import type { InFlightCounter } from './upstream/in-flight.js';
 
 /**
  * What the data plane compiled from one snapshot: everything a request needs, precomputed at `apply()` time.
@@ -21,7 +22,7 @@ export interface ServiceRuntime {
   readonly snapshot: ServiceSnapshot;
   readonly balancer: Balancer;
   readonly endpoints: ReadonlyMap<EndpointId, EndpointRuntime>;
-  readonly counters: ServiceCounters;
+  readonly retryBudget: RetryBudget;
   /** Where gateway errors are reported (the control plane decides on ejection). */
   readonly facts: FactSink;
 }

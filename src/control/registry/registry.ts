@@ -160,7 +160,7 @@ export class Registry {
       service,
       id,
       url: url.origin,
-      weight: input.weight ?? 1,
+      weight: input.weight ?? existing?.weight ?? 1,
       state: existing?.state ?? 'ready',
       registeredAt: existing?.registeredAt ?? now,
       ...(input.metadata === undefined ? {} : { metadata: input.metadata }),

@@ -16,11 +16,22 @@ test('round-robin visits endpoints in order and wraps around', () => {
   assert.deepEqual(picks(rr, 7), ['a', 'b', 'c', 'a', 'b', 'c', 'a']);
 });
 
-test('round-robin skips excluded endpoints without losing its place', () => {
+test('a retry (with exclusions) takes the next untried endpoint without moving the rotation', () => {
   const rr = new RoundRobin([ep('a'), ep('b'), ep('c')]);
   assert.equal(rr.pick({})?.id, 'a');
-  assert.equal(rr.pick({ exclude: new Set(['b']) })?.id, 'c');
-  assert.equal(rr.pick({})?.id, 'a');
+  assert.equal(rr.pick({ exclude: new Set(['a', 'b']) })?.id, 'c');
+  assert.deepEqual(picks(rr, 4), ['b', 'c', 'a', 'b']);
+});
+
+test("a failing endpoint does not become every request's first attempt", () => {
+  const rr = new RoundRobin([ep('bad'), ep('good')]);
+  const first: (string | undefined)[] = [];
+  for (let i = 0; i < 4; i++) {
+    const pick = rr.pick({});
+    first.push(pick?.id);
+    if (pick?.id === 'bad') rr.pick({ exclude: new Set(['bad']) });
+  }
+  assert.deepEqual(first, ['bad', 'good', 'bad', 'good']);
 });
 
 test('round-robin returns undefined when every endpoint is excluded or there are none', () => {

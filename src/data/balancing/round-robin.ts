@@ -20,11 +20,22 @@ export class RoundRobin implements Balancer {
   pick(ctx: PickContext): Endpoint | undefined {
     if (this.#weighted !== undefined) return this.#weighted.pick(ctx);
     const count = this.#endpoints.length;
-    for (let tried = 0; tried < count; tried++) {
-      const index = this.#next;
-      this.#next = index + 1 === count ? 0 : index + 1;
-      const endpoint = this.#endpoints[index]!;
-      if (ctx.exclude === undefined || !ctx.exclude.has(endpoint.id)) return endpoint;
+    if (ctx.exclude !== undefined) return this.#firstAllowed(ctx.exclude);
+    if (count === 0) return undefined;
+    const index = this.#next;
+    this.#next = index + 1 === count ? 0 : index + 1;
+    return this.#endpoints[index];
+  }
+
+  /**
+   * A retry takes the next endpoint not yet tried without moving the cursor: otherwise a failing endpoint would
+   * shift the rotation so that it is always the first attempt of the next request.
+   */
+  #firstAllowed(exclude: ReadonlySet<string>): Endpoint | undefined {
+    const count = this.#endpoints.length;
+    for (let offset = 0; offset < count; offset++) {
+      const endpoint = this.#endpoints[(this.#next + offset) % count]!;
+      if (!exclude.has(endpoint.id)) return endpoint;
     }
     return undefined;
   }

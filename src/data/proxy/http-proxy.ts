@@ -117,7 +117,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #body: Buffer | undefined;
   #endpoint: EndpointRuntime | undefined;
   #tried: Set<EndpointId> | undefined;
-  #retrying = false;
+  #lastFailure: ProxyError | undefined;
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
   #awaitingDrain = false;
@@ -134,7 +134,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   start(): void {
     this.#res.on('close', this.#onClientClose);
-    this.#service.counters.active++;
+    this.#service.retryBudget.deposit();
     const length = this.#head.contentLength;
     if (this.#head.hasBody && length !== undefined && length <= this.#service.snapshot.retries.bufferBytes) {
       bufferBody(this.#req, length, (body) => {
@@ -150,7 +150,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const endpoint = this.#service.balancer.pick(this.#tried === undefined ? noExclusions : { exclude: this.#tried });
     const runtime = endpoint === undefined ? undefined : this.#service.endpoints.get(endpoint.id);
     if (runtime === undefined) {
-      this.#fail(this.#tried === undefined ? proxyErrors.noEndpoint : proxyErrors.connectFailure);
+      // After a failed attempt with nobody left to try, the client learns what went wrong with that attempt.
+      this.#fail(this.#lastFailure ?? proxyErrors.noEndpoint);
       return;
     }
     this.#endpoint = runtime;
@@ -208,7 +209,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.#release();
-    this.#finish();
+    this.#done = true;
     this.#res.end();
   }
 
@@ -216,20 +217,21 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const endpoint = this.#release();
     if (this.#res.headersSent || this.#clientGone) {
       // Mid-body failure: close the client connection so a truncated body is never mistaken for a whole one.
-      this.#finish();
+      this.#done = true;
       this.#res.destroy();
       return;
     }
     const code = (error as { code?: string }).code ?? '';
+    this.#lastFailure = errorFor(code);
     if (endpoint !== undefined) {
       this.#reportFailure(endpoint);
       (this.#tried ??= new Set()).add(endpoint.endpoint.id);
-      if (this.#tried.size < maxAttempts && this.#mayRetry(code) && this.#takeRetryBudget()) {
+      if (this.#tried.size < maxAttempts && this.#mayRetry(code) && this.#withinBudget(code)) {
         this.#dispatch();
         return;
       }
     }
-    this.#fail(errorFor(code));
+    this.#fail(this.#lastFailure);
   }
 
   /**
@@ -248,16 +250,14 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     );
   }
 
-  /** Retries in flight stay within max(minRetries, budgetPercent of active requests), so a failing pool is not stormed. */
-  #takeRetryBudget(): boolean {
-    const counters = this.#service.counters;
+  /**
+   * A connect failure reached nobody, so its one retry on another endpoint is always allowed (CONTRACT.md §1); a retry
+   * after a reset may land on a struggling pool, so it is taken from the service's budget.
+   */
+  #withinBudget(code: string): boolean {
+    if (nothingSentCodes.has(code)) return true;
     const { budgetPercent, minRetries } = this.#service.snapshot.retries;
-    if (counters.retrying >= Math.max(minRetries, (counters.active * budgetPercent) / 100)) return false;
-    if (!this.#retrying) {
-      this.#retrying = true;
-      counters.retrying++;
-    }
-    return true;
+    return this.#service.retryBudget.withdraw(budgetPercent, minRetries);
   }
 
   #reportFailure(endpoint: EndpointRuntime): void {
@@ -270,15 +270,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   #fail(error: ProxyError): void {
-    this.#finish();
-    sendProblem(this.#res, error, this.#head.requestId);
-  }
-
-  #finish(): void {
-    if (this.#done) return;
     this.#done = true;
-    this.#service.counters.active--;
-    if (this.#retrying) this.#service.counters.retrying--;
+    sendProblem(this.#res, error, this.#head.requestId);
   }
 
   #release(): EndpointRuntime | undefined {
@@ -298,7 +291,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #onClientClose = (): void => {
     if (this.#done) return;
     this.#clientGone = true;
-    if (this.#endpoint === undefined) this.#finish(); // still buffering the body: nothing upstream to abort
     this.#abort?.(new Error('client closed the connection'));
   };
 }

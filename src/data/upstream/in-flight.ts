@@ -1,5 +1,6 @@
 import type { EndpointId } from '../../core/endpoint.js';
 import type { LoadGauge } from '../balancing/balancer.js';
+import { RetryBudget } from '../proxy/retry-budget.js';
 
 /** Live counters of one endpoint in this process; the same object survives snapshot swaps. */
 export interface InFlightCounter {
@@ -9,21 +10,13 @@ export interface InFlightCounter {
   consecutiveErrors: number;
 }
 
-/** Live counters of one service in this process, for the retry budget. */
-export interface ServiceCounters {
-  /** Requests in flight to the service. */
-  active: number;
-  /** Retries in flight. */
-  retrying: number;
-}
-
 /**
  * Counters per service and per service endpoint, owned by the data plane. They are kept across snapshots so a
  * config change does not forget the requests still running; load-aware algorithms read them through `LoadGauge`.
  */
 export class InFlightGauges {
   #counters = new Map<string, InFlightCounter>();
-  #services = new Map<string, ServiceCounters>();
+  #budgets = new Map<string, RetryBudget>();
 
   /** The counter for an endpoint of a service, created at zero on first use. */
   counter(service: string, id: EndpointId): InFlightCounter {
@@ -36,14 +29,14 @@ export class InFlightGauges {
     return counter;
   }
 
-  /** The counters of a service, created at zero on first use. */
-  service(name: string): ServiceCounters {
-    let counters = this.#services.get(name);
-    if (counters === undefined) {
-      counters = { active: 0, retrying: 0 };
-      this.#services.set(name, counters);
+  /** The retry budget of a service, kept across snapshots. */
+  retryBudget(service: string): RetryBudget {
+    let budget = this.#budgets.get(service);
+    if (budget === undefined) {
+      budget = new RetryBudget();
+      this.#budgets.set(service, budget);
     }
-    return counters;
+    return budget;
   }
 
   /** Forgets counters of endpoints no longer present once their requests are done. */

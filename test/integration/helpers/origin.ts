@@ -75,13 +75,20 @@ export async function startOrigin(name: string, handler: OriginHandler = answerW
   return origin;
 }
 
-/** A config object with one HTTP listener on 127.0.0.1:0 (`web`) and one service `app` over the given URLs. */
+/**
+ * A config object with one HTTP listener on 127.0.0.1:0 (`web`) and one service `app` over the given URLs; the admin
+ * API is off and registrations stay in memory unless `top` says otherwise.
+ */
 export function configWith(
   urls: readonly string[],
   service: Record<string, unknown> = {},
   listener: Record<string, unknown> = {},
+  top: Record<string, unknown> = {},
 ) {
   return {
+    admin: { enabled: false },
+    registry: { store: 'memory' as const },
+    ...top,
     listeners: [{ name: 'web', protocol: 'http' as const, address: '127.0.0.1:0', ...listener }],
     routes: [{ match: { path: { prefix: '/' } }, service: 'app' }],
     services: { app: { endpoints: urls.map((url) => ({ url })), ...service } },
