@@ -7,8 +7,11 @@ import { ApiError, readJson } from './http-kit.js';
 /** What the admin API reads from the running balancer besides the control plane. */
 export interface AdminContext {
   readonly control: ControlPlane;
-  /** In-flight requests of an endpoint (summed over the data plane). */
-  inFlight(service: string, endpoint: string): number;
+  /** Live counters of an endpoint (summed over the data plane). */
+  counters(
+    service: string,
+    endpoint: string,
+  ): { readonly inFlight: number; readonly requests: number; readonly stickyRequests: number };
   /** Bound addresses of the proxy listeners. */
   listenerAddresses(): Record<string, string>;
   /** Re-reads the config file; undefined when Switchyard runs without one (library use, one-liner). */
@@ -55,7 +58,10 @@ const iso = (epochMs: number | undefined): string | null =>
   epochMs === undefined ? null : new Date(epochMs).toISOString();
 
 /** The wire shape of an endpoint in `GET /api/services/{service}`. */
-function endpointJson(status: EndpointStatus, inFlight: number) {
+function endpointJson(
+  status: EndpointStatus,
+  counters: { readonly inFlight: number; readonly requests: number; readonly stickyRequests: number },
+) {
   return {
     id: status.id,
     url: status.url,
@@ -64,7 +70,9 @@ function endpointJson(status: EndpointStatus, inFlight: number) {
     health: status.health,
     weight: status.weight,
     effectiveWeight: Math.round(status.effectiveWeight * 1000) / 1000,
-    inFlight,
+    inFlight: counters.inFlight,
+    requests: counters.requests,
+    stickyRequests: counters.stickyRequests,
     lastCheck:
       status.lastCheck === undefined
         ? null
@@ -108,7 +116,7 @@ export function serviceDetail(ctx: AdminContext, service: string) {
     healthCheck: config?.healthCheck ?? null,
     endpoints: ctx.control
       .endpointStatuses(service)
-      .map((status) => endpointJson(status, ctx.inFlight(service, status.id))),
+      .map((status) => endpointJson(status, ctx.counters(service, status.id))),
   };
 }
 

@@ -15,7 +15,8 @@ interface Route {
   readonly methods: Readonly<Record<string, { readonly access: Access; readonly handler: Handler }>>;
 }
 
-const segment = '([A-Za-z0-9][A-Za-z0-9_.:%-]*)';
+/** One path segment: anything but a slash (ids such as `[::1]:3000` included), percent-decoded after matching. */
+const segment = '([^/]+)';
 const read = (handler: Handler) => ({ access: 'read' as const, handler });
 const admin = (handler: Handler) => ({ access: 'admin' as const, handler });
 

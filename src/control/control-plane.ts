@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ServiceConfig, SwitchyardConfig } from '../config/schema.js';
 import type { EndpointId, Health } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
@@ -63,6 +64,8 @@ export class ControlPlane implements FactSink {
   #sweepTimer: NodeJS.Timeout | undefined;
   #rampTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Signs stickiness keys when the config has no shared secret: valid on this node until it restarts. */
+  readonly #localSecret = { id: 'local', secret: randomBytes(32).toString('base64url') };
 
   constructor(options: ControlPlaneOptions) {
     this.#sink = options.sink;
@@ -170,6 +173,13 @@ export class ControlPlane implements FactSink {
    * requests after a start would find no healthy endpoint.
    */
   async #warmUp(config: SwitchyardConfig): Promise<void> {
+    // DNS first (its endpoints are then checked too); a name that does not answer in time is not waited for longer.
+    const dnsServices = Object.entries(config.services).filter(([, s]) => s.dns !== undefined);
+    const dnsDeadline = Date.now() + 2_000;
+    while (dnsServices.some(([service]) => this.#dns.endpoints(service) === undefined) && Date.now() < dnsDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    this.#syncHealthTargets();
     const checked = Object.entries(config.services).filter(([, s]) => s.healthCheck !== undefined);
     if (checked.length === 0) return;
     const deadline = Date.now() + Math.max(...checked.map(([, s]) => s.healthCheck?.timeoutMs ?? 0)) + 100;
@@ -219,6 +229,11 @@ export class ControlPlane implements FactSink {
       this.#rampStart.set(registryKey(service, id), this.#now());
   }
 
+  #publishedHealth(service: string, id: EndpointId): Health | undefined {
+    const health = this.#published?.services[service]?.endpoints.find((e) => e.id === id)?.health;
+    return health === 'ejected' ? undefined : health;
+  }
+
   #wasDown(service: string, id: EndpointId): boolean {
     const endpoint = this.#published?.services[service]?.endpoints.find((e) => e.id === id);
     return endpoint?.health === 'down' || endpoint?.health === 'ejected';
@@ -239,7 +254,11 @@ export class ControlPlane implements FactSink {
     return this.registry.endpoints(service).map((record) => {
       const key = registryKey(service, record.id);
       let health: Health = 'up';
-      if (config.healthCheck !== undefined) health = this.#health.status(service, record.id)?.health ?? 'unknown';
+      if (config.healthCheck !== undefined) {
+        health = this.#health.status(service, record.id)?.health ?? 'unknown';
+        // Checks restarted by a config change start from unknown: keep the last published verdict until they answer.
+        if (health === 'unknown') health = this.#publishedHealth(service, record.id) ?? 'unknown';
+      }
       if (this.#outliers.isEjected(service, record.id)) health = 'ejected';
       return { record, health, weightFactor: this.#weightFactor(key, config.slowStartMs, now) };
     });
@@ -292,8 +311,12 @@ export class ControlPlane implements FactSink {
     }
     for (const key of this.#rampStart.keys()) if (!keys.has(key)) this.#rampStart.delete(key);
     this.#outliers.retain(keys);
-    const snapshot = buildSnapshot(config, this.#version + 1, (service) =>
-      this.#views(service, config.services[service]!, now),
+    const secrets = config.stickinessSecrets.length > 0 ? config.stickinessSecrets : [this.#localSecret];
+    const snapshot = buildSnapshot(
+      config,
+      this.#version + 1,
+      (service) => this.#views(service, config.services[service]!, now),
+      secrets,
     );
     await this.#sink(snapshot);
     this.#version = snapshot.version;

@@ -19,6 +19,7 @@ export function buildSnapshot(
   config: SwitchyardConfig,
   version: number,
   endpointsOf: (service: string) => readonly EndpointView[],
+  stickinessSecrets: Snapshot['stickinessSecrets'],
 ): Snapshot {
   const services: Record<string, ServiceSnapshot> = {};
   for (const [name, service] of Object.entries(config.services)) {
@@ -29,6 +30,8 @@ export function buildSnapshot(
     services[name] = {
       name,
       algorithm: service.algorithm,
+      balancing: service.balancing,
+      ...(service.stickiness === undefined ? {} : { stickiness: service.stickiness }),
       endpoints,
       panic: service.panicMode && healthy.length === 0 && sick.length > 0,
       timeouts: service.timeouts,
@@ -36,7 +39,7 @@ export function buildSnapshot(
       retries: service.retries,
     };
   }
-  return { version, listeners: config.listeners, routes: routesOf(config), services };
+  return { version, listeners: config.listeners, routes: routesOf(config), services, stickinessSecrets };
 }
 
 function toEndpoint(view: EndpointView): Endpoint {
@@ -47,6 +50,7 @@ function toEndpoint(view: EndpointView): Endpoint {
     weight: view.weightFactor === 1 ? record.weight : record.weight * view.weightFactor,
     state: record.state,
     health: view.health,
+    ...(record.load === undefined ? {} : { load: record.load, loadReportedAt: record.loadReportedAt ?? 0 }),
     ...(record.metadata === undefined ? {} : { metadata: record.metadata }),
   };
 }

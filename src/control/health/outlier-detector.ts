@@ -14,7 +14,7 @@ interface Ejection {
 /**
  * Passive health (Envoy's outlier detection): the data plane reports each gateway-error streak of an endpoint; at
  * `consecutiveErrors` the endpoint is ejected for `baseEjectionMs` × n (n = its ejections so far), unless that would
- * eject more than `maxEjectionPercent` of the service (at least one endpoint may always be ejected).
+ * eject more than `maxEjectionPercent` of the service (so a lone endpoint is never ejected; panic mode would use it).
  */
 export class OutlierDetector {
   readonly #now: () => number;
@@ -48,8 +48,8 @@ export class OutlierDetector {
     const ejection = this.#ejections.get(key) ?? { until: undefined, count: 0, timer: undefined };
     if (ejection.until !== undefined) return false;
     const ejectedNow = serviceIds.filter((other) => this.isEjected(service, other)).length;
-    const allowed = Math.max(1, Math.floor((serviceIds.length * config.maxEjectionPercent) / 100));
-    if (config.maxEjectionPercent === 0 || ejectedNow >= allowed) {
+    const allowed = Math.floor((serviceIds.length * config.maxEjectionPercent) / 100);
+    if (ejectedNow >= allowed) {
       this.#log.warn({ service, endpoint: id, ejectedNow, allowed }, 'outlier not ejected: ejection limit reached');
       return false;
     }

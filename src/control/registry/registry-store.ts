@@ -14,8 +14,9 @@ export interface Registration {
   readonly leaseExpiresAt?: number;
   /** Epoch ms of the first registration. */
   readonly registeredAt: number;
-  /** The last load the instance reported with a heartbeat (for load-aware algorithms). */
+  /** The last load the instance reported with a heartbeat (for load-aware algorithms), and when (epoch ms). */
   readonly load?: number;
+  readonly loadReportedAt?: number;
 }
 
 /** An admin change (state, weight) to an endpoint that comes from the config file or DNS, not from a registration. */

@@ -20,6 +20,7 @@ export interface EndpointRecord {
   readonly leaseExpiresAt?: number;
   readonly registeredAt?: number;
   readonly load?: number;
+  readonly loadReportedAt?: number;
 }
 
 /** What an instance sends to register (SPEC.md `POST /api/services/{service}/endpoints`). */
@@ -183,10 +184,12 @@ export class Registry {
     const registration: Registration = {
       ...existing,
       ...(existing.ttlSeconds === undefined ? {} : { leaseExpiresAt: this.#now() + existing.ttlSeconds * 1000 }),
-      ...(load === undefined ? {} : { load }),
+      ...(load === undefined ? {} : { load, loadReportedAt: this.#now() }),
     };
     this.#registrations.set(registryKey(service, id), registration);
     await this.#store.putRegistration(registration);
+    // A reported load feeds least-load balancing, so it goes into the next snapshot.
+    if (load !== undefined) this.#onChange();
     return { ok: true, value: registration };
   }
 
