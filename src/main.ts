@@ -78,7 +78,7 @@ export async function createSwitchyard(
       const ctx: AdminContext = {
         control,
         startedAt,
-        inFlight: (service, endpoint) => dataPlane.inFlight(service, endpoint),
+        counters: (service, endpoint) => dataPlane.counters(service, endpoint),
         listenerAddresses: () =>
           Object.fromEntries(
             control.config.listeners.flatMap((l) => {

@@ -45,7 +45,18 @@ const registrySchema = z.strictObject({
   path: z.string().min(1).default('./switchyard-registry.json'),
 });
 
+/** One secret that signs or verifies stickiness keys; the first signs, all verify (rotation). */
+const stickinessSecret = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,16}$/, 'use 1 to 16 letters, digits, "_" or "-"'),
+  secret: z.string().min(16, 'use at least 16 characters'),
+});
+
 const configShape = z.strictObject({
+  /**
+   * Secrets for stickiness keys, shared by every Switchyard node that must honour the others' keys. Without them a
+   * random secret is made at start (keys then work on this node only, until it restarts).
+   */
+  stickinessSecrets: z.array(stickinessSecret).default([]),
   admin: adminSchema.prefault({}),
   registry: registrySchema.prefault({}),
   listeners: z.array(listenerSchema).min(1, 'at least one listener is needed'),
@@ -70,4 +81,11 @@ export type EndpointConfig = z.output<typeof endpointSchema>;
 export type Algorithm = (typeof algorithms)[number];
 export type AdminConfig = z.output<typeof adminSchema>;
 export type RegistryConfig = z.output<typeof registrySchema>;
-export type { HealthCheckConfig, DnsConfig, OutlierConfig, RetryConfig } from './service-schema.js';
+export type {
+  HealthCheckConfig,
+  DnsConfig,
+  OutlierConfig,
+  RetryConfig,
+  BalancingConfig,
+  StickinessConfig,
+} from './service-schema.js';

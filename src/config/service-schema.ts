@@ -109,11 +109,102 @@ export type DnsConfig = z.output<typeof dnsDiscovery>;
 export type OutlierConfig = z.output<typeof outlierDetection>;
 export type RetryConfig = z.output<typeof retries>;
 
-export const algorithms = ['round-robin', 'weighted-round-robin'] as const;
+export const algorithms = [
+  'round-robin',
+  'weighted-round-robin',
+  'random',
+  'least-connections',
+  'power-of-two',
+  'peak-ewma',
+  'consistent-hash',
+  'least-load',
+] as const;
+
+/** Where `consistent-hash` (and hash-based stickiness) takes a request's key from. */
+export const hashKeySchema = z
+  .strictObject({
+    source: z.enum(['client-ip', 'header', 'cookie', 'query', 'path']).default('client-ip'),
+    /** The header, cookie or query parameter name (for those sources). */
+    name: z.string().min(1).optional(),
+  })
+  .refine((key) => key.name !== undefined || key.source === 'client-ip' || key.source === 'path', {
+    message: 'header, cookie and query keys need a "name"',
+    path: ['name'],
+  });
+
+/** Tuning of the load-aware and hashing algorithms; each reads only its own part. */
+export const balancingSchema = z.strictObject({
+  hashKey: hashKeySchema.prefault({}),
+  consistentHash: z
+    .strictObject({
+      /** `ring` (a hash ring with virtual nodes) or `maglev` (Google's Maglev table). */
+      method: z.enum(['ring', 'maglev']).default('ring'),
+      /** Bounded load: no endpoint takes more than this × the mean in-flight load (0 turns the bound off). */
+      boundedLoadFactor: z.number().min(0).max(100).default(1.25),
+    })
+    .prefault({}),
+  peakEwma: z
+    .strictObject({
+      /** The latency average forgets with this time constant (ms). */
+      decayMs: milliseconds.default(10_000),
+    })
+    .prefault({}),
+  leastLoad: z
+    .strictObject({
+      /** A reported load older than this is stale: the endpoint's in-flight count is used instead. */
+      staleMs: milliseconds.default(10_000),
+    })
+    .prefault({}),
+});
+
+export type BalancingConfig = z.output<typeof balancingSchema>;
+
+/** `1h`, `30m`, `90s` or a number of seconds, as seconds. */
+const durationSeconds = z.union([
+  z.number().int().min(1).max(31_536_000),
+  z
+    .string()
+    .regex(/^\d+(s|m|h|d)$/, 'expected a duration such as 90s, 30m, 1h or 7d')
+    .transform(
+      (text) =>
+        Number(text.slice(0, -1)) * { s: 1, m: 60, h: 3_600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd'],
+    ),
+]);
+
+/**
+ * Session stickiness: `key` hands the client a signed key (cookie and `X-Sticky-Key`) naming its endpoint;
+ * `source-ip` and `app-cookie` hash the client address or the application's own session cookie onto the endpoints.
+ */
+export const stickinessSchema = z
+  .strictObject({
+    mode: z.enum(['key', 'source-ip', 'app-cookie']).default('key'),
+    cookie: z
+      .strictObject({
+        name: z
+          .string()
+          .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a cookie name')
+          .default('sy_sticky'),
+        /** How long a key stays valid; renewed while the client keeps coming back. */
+        ttl: durationSeconds.default(3_600),
+      })
+      .prefault({}),
+    /** The application's session cookie, for `app-cookie` (such as JSESSIONID). */
+    appCookie: z.string().min(1).optional(),
+    /** Clients stuck to a draining endpoint may keep using it (HAProxy's drain); false sends them elsewhere at once. */
+    honourOnDrain: z.boolean().default(true),
+  })
+  .refine((s) => s.mode !== 'app-cookie' || s.appCookie !== undefined, {
+    message: 'app-cookie stickiness needs "appCookie"',
+    path: ['appCookie'],
+  });
+
+export type StickinessConfig = z.output<typeof stickinessSchema>;
 
 export const serviceSchema = z.strictObject({
-  /** `round-robin` (the default; honours weights with the smooth interleaving) or `weighted-round-robin`. */
+  /** The balancing algorithm (docs/algorithms.md); `round-robin` by default, with weights interleaved smoothly. */
   algorithm: z.enum(algorithms).default('round-robin'),
+  balancing: balancingSchema.prefault({}),
+  stickiness: stickinessSchema.optional(),
   endpoints: z.array(endpointSchema).default([]),
   timeouts: serviceTimeouts.prefault({}),
   /** Most connections Switchyard opens to one endpoint. */

@@ -23,6 +23,9 @@ export interface Endpoint {
   readonly state: AdminState;
   /** Undefined means `up` (no health source has a say). */
   readonly health?: Health;
+  /** The load the instance reported with its last heartbeat, and when (epoch ms), for `least-load`. */
+  readonly load?: number;
+  readonly loadReportedAt?: number;
   readonly metadata?: Readonly<Record<string, string>>;
 }
 

@@ -1,4 +1,13 @@
-import type { Algorithm, ListenerConfig, RetryConfig, ServiceConfig } from '../config/schema.js';
+import type {
+  Algorithm,
+  BalancingConfig,
+  ListenerConfig,
+  RetryConfig,
+  ServiceConfig,
+  StickinessConfig,
+} from '../config/schema.js';
+
+export type { BalancingConfig, StickinessConfig };
 import type { Endpoint } from './endpoint.js';
 
 /**
@@ -13,6 +22,8 @@ export interface Snapshot {
   /** In configuration order; the data plane compiles them into per-listener route tables. */
   readonly routes: readonly RouteSnapshot[];
   readonly services: Readonly<Record<string, ServiceSnapshot>>;
+  /** Stickiness key secrets: the first signs, all verify. Never shown by the admin API. */
+  readonly stickinessSecrets: readonly { readonly id: string; readonly secret: string }[];
 }
 
 export type ListenerSnapshot = ListenerConfig;
@@ -32,6 +43,9 @@ export interface RouteSnapshot {
 export interface ServiceSnapshot {
   readonly name: string;
   readonly algorithm: Algorithm;
+  /** Tuning of the algorithm (hash key, bounded load, decay, staleness). */
+  readonly balancing: BalancingConfig;
+  readonly stickiness?: StickinessConfig;
   /**
    * Every known endpoint with its admin state and health; `weight` is the effective weight (slow start applied).
    * The data plane balances over the eligible ones: state `ready` and health `up` (or undefined).

@@ -8,7 +8,8 @@ import { HttpListener } from './listeners/http-listener.js';
 import { TrustedProxies } from './proxy/forwarding.js';
 import { RouteTable } from './routing/route-table.js';
 import type { Balancer } from './balancing/balancer.js';
-import type { EndpointRuntime, ListenerRuntime, ServiceRuntime } from './runtime.js';
+import { StickyKeys } from './proxy/sticky-keys.js';
+import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from './runtime.js';
 import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
 
@@ -34,7 +35,10 @@ export class DataPlane {
 
   /** Applies a snapshot: new listeners are opened, changed ones swapped, removed ones drained and closed. */
   async apply(snapshot: Snapshot): Promise<void> {
-    const services = this.#compileServices(Object.values(snapshot.services));
+    const services = this.#compileServices(
+      Object.values(snapshot.services),
+      new StickyKeys(snapshot.stickinessSecrets),
+    );
     const opened: HttpListener[] = [];
     try {
       for (const listener of snapshot.listeners) {
@@ -87,12 +91,33 @@ export class DataPlane {
     return forced.includes(true);
   }
 
-  /** In-flight requests per service endpoint in this process (for the admin API). */
-  inFlight(service: string, endpoint: string): number {
-    return this.#gauges.counter(service, endpoint).inFlight;
+  /** Live counters of a service endpoint in this process (for the admin API). */
+  counters(service: string, endpoint: string): Readonly<InFlightCounter> {
+    return this.#gauges.counter(service, endpoint);
   }
 
-  #compileServices(snapshots: readonly ServiceSnapshot[]): Map<string, ServiceRuntime> {
+  #compileSticky(service: ServiceSnapshot, eligible: readonly Endpoint[], keys: StickyKeys): StickyRuntime {
+    const config = service.stickiness!;
+    const ids = new Set(eligible.map((e) => e.id));
+    if (config.honourOnDrain) {
+      for (const e of service.endpoints)
+        if (e.state === 'drain' && (e.health === undefined || e.health === 'up')) ids.add(e.id);
+    }
+    const serviceKeys = keys.forService(
+      service.name,
+      service.endpoints.map((e) => e.id),
+    );
+    if (config.mode === 'key') return { config, keys: serviceKeys, eligible: ids };
+    // Hash stickiness must not move keys with load: the plain ring, bounded load off.
+    const hash = createBalancer('consistent-hash', eligible, this.#gauges.gauge(service.name, service.balancing), {
+      random: Math.random,
+      now: Date.now,
+      balancing: { ...service.balancing, consistentHash: { method: 'ring', boundedLoadFactor: 0 } },
+    });
+    return { config, keys: serviceKeys, eligible: ids, hash };
+  }
+
+  #compileServices(snapshots: readonly ServiceSnapshot[], keys: StickyKeys): Map<string, ServiceRuntime> {
     const poolFor = this.#pools.reconcile(snapshots);
     const services = new Map<string, ServiceRuntime>();
     const live = new Set<InFlightCounter>();
@@ -101,25 +126,36 @@ export class DataPlane {
       const endpoints = new Map<string, EndpointRuntime>();
       for (const endpoint of service.endpoints) {
         const load = this.#gauges.counter(service.name, endpoint.id);
+        if (endpoint.loadReportedAt !== undefined && endpoint.loadReportedAt > (load.reportedAt ?? 0)) {
+          load.reportedLoad = endpoint.load;
+          load.reportedAt = endpoint.loadReportedAt;
+        }
         // An ejection starts a new count: a returning endpoint must fail `consecutiveErrors` times again.
         if (endpoint.health === 'ejected') load.consecutiveErrors = 0;
         live.add(load);
         endpoints.set(endpoint.id, { endpoint, pool: poolFor(service, endpoint), load });
       }
       const eligible = eligibleEndpoints(service);
-      const signature = `${service.algorithm}|${eligible.map((e) => `${e.id}@${e.url}*${e.weight}`).join(',')}`;
+      const signature = `${service.algorithm}|${JSON.stringify(service.balancing)}|${eligible.map((e) => `${e.id}@${e.url}*${e.weight}`).join(',')}`;
       const previous = this.#balancers.get(service.name);
       const balancer =
         previous?.signature === signature
           ? previous.balancer
-          : createBalancer(service.algorithm, eligible, this.#gauges.gauge(service.name));
+          : createBalancer(service.algorithm, eligible, this.#gauges.gauge(service.name, service.balancing), {
+              random: Math.random,
+              now: Date.now,
+              balancing: service.balancing,
+            });
       balancers.set(service.name, { signature, balancer });
       services.set(service.name, {
         snapshot: service,
         balancer,
         endpoints,
         retryBudget: this.#gauges.retryBudget(service.name),
+        ...(service.algorithm === 'peak-ewma' ? { measures: 'latency' as const } : {}),
+        ...(service.algorithm === 'least-load' ? { measures: 'load' as const } : {}),
         facts: this.#facts,
+        ...(service.stickiness === undefined ? {} : { sticky: this.#compileSticky(service, eligible, keys) }),
       });
     }
     this.#balancers = balancers;

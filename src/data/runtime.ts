@@ -1,6 +1,8 @@
 import type { Pool } from 'undici';
 import type { Endpoint, EndpointId } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
+import type { StickinessConfig } from '../core/snapshot.js';
+import type { ServiceStickyKeys } from './proxy/sticky-keys.js';
 import type { ListenerSnapshot, ServiceSnapshot } from '../core/snapshot.js';
 import type { Balancer } from './balancing/balancer.js';
 import type { TrustedProxies } from './proxy/forwarding.js';
@@ -25,6 +27,19 @@ export interface ServiceRuntime {
   readonly retryBudget: RetryBudget;
   /** Where gateway errors are reported (the control plane decides on ejection). */
   readonly facts: FactSink;
+  readonly sticky?: StickyRuntime;
+  /** What the exchange measures for the algorithm: response latency (peak-ewma) or reported load (least-load). */
+  readonly measures?: 'latency' | 'load';
+}
+
+/** A service's stickiness, compiled at `apply()` time. */
+export interface StickyRuntime {
+  readonly config: StickinessConfig;
+  readonly keys: ServiceStickyKeys;
+  /** Endpoints a sticky client may be sent to: eligible ones, plus draining ones when `honourOnDrain`. */
+  readonly eligible: ReadonlySet<EndpointId>;
+  /** For `source-ip` and `app-cookie`: a consistent hash over the eligible endpoints. */
+  readonly hash?: Balancer;
 }
 
 export interface ListenerRuntime {

@@ -1,4 +1,5 @@
 import type { Endpoint, EndpointId } from '../../core/endpoint.js';
+import type { BalancingConfig } from '../../core/snapshot.js';
 
 /** What an algorithm may use to choose. Each algorithm reads only what it needs. */
 export interface PickContext {
@@ -14,11 +15,27 @@ export interface Balancer {
   pick(ctx: PickContext): Endpoint | undefined;
 }
 
-/** In-flight counts and latency, owned by data/upstream, read by load-aware algorithms. */
+/** In-flight counts, latency and reported load, owned by data/upstream, read by load-aware algorithms. */
 export interface LoadGauge {
+  /** Requests (and tunnels) in flight to the endpoint in this process. */
   active(id: EndpointId): number;
-  latencyMs?(id: EndpointId): number;
+  /**
+   * The endpoint's peak-EWMA response time in ms (rises at once with a slow response, decays with time and fast
+   * responses); undefined before its first response.
+   */
+  latencyMs?(id: EndpointId): number | undefined;
+  /** The load the instance itself reported (heartbeat or `X-Load` header), or undefined when none is fresh. */
+  reportedLoad?(id: EndpointId): number | undefined;
+}
+
+/** What a factory may need besides the endpoints: tuning from the config and injected sources of chance and time. */
+export interface BalancerOptions {
+  /** A uniform random number in [0, 1); injected so that tests and the simulator are deterministic. */
+  readonly random: () => number;
+  /** Milliseconds on a monotonic-enough clock; injected for the same reason. */
+  readonly now: () => number;
+  readonly balancing: BalancingConfig;
 }
 
 /** Builds a balancer over the eligible endpoints of one service (called at `apply()` time, never per request). */
-export type BalancerFactory = (endpoints: readonly Endpoint[], load: LoadGauge) => Balancer;
+export type BalancerFactory = (endpoints: readonly Endpoint[], load: LoadGauge, options: BalancerOptions) => Balancer;

@@ -1,18 +1,37 @@
 import type { Endpoint } from '../../core/endpoint.js';
-import type { Balancer, BalancerFactory, LoadGauge } from './balancer.js';
+import type { ServiceSnapshot } from '../../core/snapshot.js';
+import type { Balancer, BalancerFactory, BalancerOptions, LoadGauge } from './balancer.js';
+import { ConsistentHash } from './consistent-hash.js';
+import { LeastConnections } from './least-connections.js';
+import { LeastLoad } from './least-load.js';
+import { PeakEwma } from './peak-ewma.js';
+import { PowerOfTwoChoices } from './power-of-two.js';
+import { WeightedRandom } from './random.js';
 import { RoundRobin } from './round-robin.js';
 import { WeightedRoundRobin } from './weighted-round-robin.js';
 
-/** Every algorithm a service may name in its config (`algorithm:`), by name. */
+/** A balancing algorithm a service may name in its config (`algorithm:`). */
+export type AlgorithmName = ServiceSnapshot['algorithm'];
+
+/** Every algorithm a service may name in its config (`algorithm:`), by name; docs/algorithms.md describes them. */
 export const balancerFactories = {
   'round-robin': (endpoints) => new RoundRobin(endpoints),
   'weighted-round-robin': (endpoints) => new WeightedRoundRobin(endpoints),
-} satisfies Record<string, BalancerFactory>;
+  random: (endpoints, load, options) => new WeightedRandom(endpoints, load, options),
+  'least-connections': (endpoints, load, options) => new LeastConnections(endpoints, load, options),
+  'power-of-two': (endpoints, load, options) => new PowerOfTwoChoices(endpoints, load, options),
+  'peak-ewma': (endpoints, load, options) => new PeakEwma(endpoints, load, options),
+  'consistent-hash': (endpoints, load, options) => new ConsistentHash(endpoints, load, options),
+  'least-load': (endpoints, load, options) => new LeastLoad(endpoints, load, options),
+} satisfies Record<AlgorithmName, BalancerFactory>;
 
-export type AlgorithmName = keyof typeof balancerFactories;
-
-/** Builds the named algorithm over a service's eligible endpoints. */
-export function createBalancer(algorithm: AlgorithmName, endpoints: readonly Endpoint[], load: LoadGauge): Balancer {
+/** Builds the named algorithm over a service's eligible endpoints (at `apply()` time, never per request). */
+export function createBalancer(
+  algorithm: AlgorithmName,
+  endpoints: readonly Endpoint[],
+  load: LoadGauge,
+  options: BalancerOptions,
+): Balancer {
   const factory: BalancerFactory = balancerFactories[algorithm];
-  return factory(endpoints, load);
+  return factory(endpoints, load, options);
 }

@@ -3,7 +3,9 @@ import type { Dispatcher } from 'undici';
 import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { PickContext } from '../balancing/balancer.js';
-import type { EndpointRuntime, ListenerRuntime, ServiceRuntime } from '../runtime.js';
+import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from '../runtime.js';
+import { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
+import { presentedKey, type StickyClaim } from './sticky-keys.js';
 import { forwardRequestHeaders, forwardResponseHeaders, peerAddress, type RequestHead } from './forwarding.js';
 import { sendProblem } from './problem.js';
 
@@ -117,6 +119,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #body: Buffer | undefined;
   #endpoint: EndpointRuntime | undefined;
   #tried: Set<EndpointId> | undefined;
+  /** When the current attempt was sent (epoch ms), for latency-aware balancing. */
+  #sentAt = 0;
+  /** The endpoint stickiness chose for the first attempt. */
+  #preferred: EndpointRuntime | undefined;
+  /** The valid stickiness key the client presented. */
+  #claim: StickyClaim | undefined;
   #lastFailure: ProxyError | undefined;
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
@@ -135,6 +143,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   start(): void {
     this.#res.on('close', this.#onClientClose);
     this.#service.retryBudget.deposit();
+    if (this.#service.sticky !== undefined) this.#preferred = this.#stickyChoice(this.#service.sticky);
     const length = this.#head.contentLength;
     if (this.#head.hasBody && length !== undefined && length <= this.#service.snapshot.retries.bufferBytes) {
       bufferBody(this.#req, length, (body) => {
@@ -146,8 +155,32 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#dispatch();
   }
 
+  /**
+   * The endpoint stickiness asks for: the one a valid key names, or the hash of the client address or application
+   * cookie; undefined (and a new key later) when there is none or it may no longer take this client.
+   */
+  #stickyChoice(sticky: StickyRuntime): EndpointRuntime | undefined {
+    const { config } = sticky;
+    let id: EndpointId | undefined;
+    if (config.mode === 'key') {
+      const key = presentedKey(this.#req.rawHeaders, config.cookie.name);
+      this.#claim = key === undefined ? undefined : sticky.keys.verify(key, Date.now());
+      id = this.#claim?.endpointId;
+    } else {
+      const hashKey =
+        config.mode === 'source-ip'
+          ? this.#head.clientIp
+          : presentedKey(this.#req.rawHeaders, config.appCookie ?? '', '');
+      id = hashKey === undefined || hashKey === '' ? undefined : sticky.hash?.pick({ hashKey })?.id;
+    }
+    return id !== undefined && sticky.eligible.has(id) ? this.#service.endpoints.get(id) : undefined;
+  }
+
   #dispatch(): void {
-    const endpoint = this.#service.balancer.pick(this.#tried === undefined ? noExclusions : { exclude: this.#tried });
+    const preferred = this.#tried === undefined ? this.#preferred : undefined;
+    const endpoint =
+      preferred?.endpoint ??
+      this.#service.balancer.pick(this.#tried === undefined ? noExclusions : { exclude: this.#tried });
     const runtime = endpoint === undefined ? undefined : this.#service.endpoints.get(endpoint.id);
     if (runtime === undefined) {
       // After a failed attempt with nobody left to try, the client learns what went wrong with that attempt.
@@ -155,7 +188,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#endpoint = runtime;
+    if (this.#service.measures !== undefined) this.#sentAt = Date.now();
     runtime.load.inFlight++;
+    runtime.load.requests++;
+    if (preferred !== undefined) runtime.load.stickyRequests++;
     const timeouts = this.#service.snapshot.timeouts;
     runtime.pool.dispatch(
       {
@@ -183,9 +219,13 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (endpoint !== undefined) {
       if (statusCode >= 502 && statusCode <= 504) this.#reportFailure(endpoint);
       else endpoint.load.consecutiveErrors = 0;
+      if (this.#service.measures !== undefined) this.#measure(endpoint, rawHeaders, this.#service.measures);
     }
     try {
-      res.writeHead(statusCode, forwardResponseHeaders(rawHeaders, this.#head.requestId));
+      const headers = forwardResponseHeaders(rawHeaders, this.#head.requestId);
+      if (endpoint !== undefined && this.#service.sticky?.config.mode === 'key')
+        this.#issueKey(headers, endpoint, this.#service.sticky);
+      res.writeHead(statusCode, headers);
     } catch {
       // A header Node refuses to send (invalid characters): the response cannot be relayed faithfully.
       this.#abort?.(new Error('invalid upstream response header'));
@@ -258,6 +298,39 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (nothingSentCodes.has(code)) return true;
     const { budgetPercent, minRetries } = this.#service.snapshot.retries;
     return this.#service.retryBudget.withdraw(budgetPercent, minRetries);
+  }
+
+  /**
+   * Hands the client a key for the endpoint that answered, unless it presented a valid key for that very endpoint
+   * with more than half its life left (so keys are renewed while the client keeps coming, not on every response).
+   */
+  #issueKey(headers: string[], endpoint: EndpointRuntime, sticky: StickyRuntime): void {
+    const { name, ttl } = sticky.config.cookie;
+    const now = Date.now();
+    const claim = this.#claim;
+    if (claim?.endpointId === endpoint.endpoint.id && claim.expiresAt * 1000 - now > (ttl * 1000) / 2) return;
+    const key = sticky.keys.issue(endpoint.endpoint.id, ttl, now);
+    if (key === undefined) return;
+    headers.push('set-cookie', `${name}=${key}; Path=/; Max-Age=${ttl}; HttpOnly; SameSite=Lax`, 'x-sticky-key', key);
+  }
+
+  /** Feeds load-aware algorithms: the time to the response head (peak-ewma), the instance's `X-Load` (least-load). */
+  #measure(endpoint: EndpointRuntime, rawHeaders: readonly Buffer[], measures: 'latency' | 'load'): void {
+    const now = Date.now();
+    if (measures === 'latency') {
+      endpoint.load.latency ??= new PeakEwmaEstimator(this.#service.snapshot.balancing.peakEwma.decayMs);
+      endpoint.load.latency.observe(now - this.#sentAt, now);
+      return;
+    }
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      if (rawHeaders[i]!.length !== 6 || rawHeaders[i]!.toString('latin1').toLowerCase() !== 'x-load') continue;
+      const load = Number(rawHeaders[i + 1]!.toString('latin1'));
+      if (Number.isFinite(load) && load >= 0) {
+        endpoint.load.reportedLoad = load;
+        endpoint.load.reportedAt = now;
+      }
+      return;
+    }
   }
 
   #reportFailure(endpoint: EndpointRuntime): void {

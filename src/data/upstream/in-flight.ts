@@ -1,5 +1,7 @@
 import type { EndpointId } from '../../core/endpoint.js';
+import type { BalancingConfig } from '../../core/snapshot.js';
 import type { LoadGauge } from '../balancing/balancer.js';
+import type { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
 import { RetryBudget } from '../proxy/retry-budget.js';
 
 /** Live counters of one endpoint in this process; the same object survives snapshot swaps. */
@@ -8,6 +10,14 @@ export interface InFlightCounter {
   inFlight: number;
   /** Gateway errors in a row (reported to the control plane, which decides on ejection); a success resets it. */
   consecutiveErrors: number;
+  /** Requests sent to the endpoint, and how many of them because a stickiness key or hash chose it. */
+  requests: number;
+  stickyRequests: number;
+  /** Peak-EWMA of response times (for `peak-ewma`), created on the first response measured. */
+  latency?: PeakEwmaEstimator;
+  /** The load the instance last reported (heartbeat or `X-Load`), and when (epoch ms). */
+  reportedLoad?: number;
+  reportedAt?: number;
 }
 
 /**
@@ -23,7 +33,7 @@ export class InFlightGauges {
     const key = `${service}\u0000${id}`;
     let counter = this.#counters.get(key);
     if (counter === undefined) {
-      counter = { inFlight: 0, consecutiveErrors: 0 };
+      counter = { inFlight: 0, consecutiveErrors: 0, requests: 0, stickyRequests: 0 };
       this.#counters.set(key, counter);
     }
     return counter;
@@ -46,8 +56,17 @@ export class InFlightGauges {
     }
   }
 
-  /** A `LoadGauge` over one service's counters (for load-aware balancers). */
-  gauge(service: string): LoadGauge {
-    return { active: (id) => this.#counters.get(`${service}\u0000${id}`)?.inFlight ?? 0 };
+  /** A `LoadGauge` over one service's counters (for load-aware balancers); reports older than `staleMs` are ignored. */
+  gauge(service: string, balancing: BalancingConfig): LoadGauge {
+    const counter = (id: string): InFlightCounter | undefined => this.#counters.get(`${service}\u0000${id}`);
+    const { staleMs } = balancing.leastLoad;
+    return {
+      active: (id) => counter(id)?.inFlight ?? 0,
+      latencyMs: (id) => counter(id)?.latency?.value(Date.now()),
+      reportedLoad: (id) => {
+        const c = counter(id);
+        return c?.reportedAt !== undefined && Date.now() - c.reportedAt <= staleMs ? c.reportedLoad : undefined;
+      },
+    };
   }
 }
