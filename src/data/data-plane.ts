@@ -8,6 +8,7 @@ import { HttpListener } from './listeners/http-listener.js';
 import { TrustedProxies } from './proxy/forwarding.js';
 import { RouteTable } from './routing/route-table.js';
 import type { Balancer } from './balancing/balancer.js';
+import { hashKeyReader } from './proxy/hash-key.js';
 import { StickyKeys } from './proxy/sticky-keys.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from './runtime.js';
 import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
@@ -152,6 +153,7 @@ export class DataPlane {
         balancer,
         endpoints,
         retryBudget: this.#gauges.retryBudget(service.name),
+        ...(service.algorithm === 'consistent-hash' ? { hashKey: hashKeyReader(service.balancing.hashKey) } : {}),
         ...(service.algorithm === 'peak-ewma' ? { measures: 'latency' as const } : {}),
         ...(service.algorithm === 'least-load' ? { measures: 'load' as const } : {}),
         facts: this.#facts,

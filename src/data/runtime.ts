@@ -2,6 +2,7 @@ import type { Pool } from 'undici';
 import type { Endpoint, EndpointId } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
 import type { StickinessConfig } from '../core/snapshot.js';
+import type { HashKeyReader } from './proxy/hash-key.js';
 import type { ServiceStickyKeys } from './proxy/sticky-keys.js';
 import type { ListenerSnapshot, ServiceSnapshot } from '../core/snapshot.js';
 import type { Balancer } from './balancing/balancer.js';
@@ -28,6 +29,8 @@ export interface ServiceRuntime {
   /** Where gateway errors are reported (the control plane decides on ejection). */
   readonly facts: FactSink;
   readonly sticky?: StickyRuntime;
+  /** For `consistent-hash`: reads the request's key. */
+  readonly hashKey?: HashKeyReader;
   /** What the exchange measures for the algorithm: response latency (peak-ewma) or reported load (least-load). */
   readonly measures?: 'latency' | 'load';
 }

@@ -176,11 +176,19 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     return id !== undefined && sticky.eligible.has(id) ? this.#service.endpoints.get(id) : undefined;
   }
 
+  #pickContext(): PickContext {
+    const reader = this.#service.hashKey;
+    if (reader === undefined) return this.#tried === undefined ? noExclusions : { exclude: this.#tried };
+    const hashKey = reader(this.#req.rawHeaders, this.#head, this.#path);
+    return {
+      ...(hashKey === undefined ? {} : { hashKey }),
+      ...(this.#tried === undefined ? {} : { exclude: this.#tried }),
+    };
+  }
+
   #dispatch(): void {
     const preferred = this.#tried === undefined ? this.#preferred : undefined;
-    const endpoint =
-      preferred?.endpoint ??
-      this.#service.balancer.pick(this.#tried === undefined ? noExclusions : { exclude: this.#tried });
+    const endpoint = preferred?.endpoint ?? this.#service.balancer.pick(this.#pickContext());
     const runtime = endpoint === undefined ? undefined : this.#service.endpoints.get(endpoint.id);
     if (runtime === undefined) {
       // After a failed attempt with nobody left to try, the client learns what went wrong with that attempt.
