@@ -4,6 +4,14 @@ import { demo } from './demo.js';
 import { registerCommand } from './register.js';
 import { exitCodes } from './run-until-stopped.js';
 import { start } from './start.js';
+import {
+  parseAlgorithmList,
+  parseEndpointCount,
+  parseSimulatedDuration,
+  presetNames,
+  simulate,
+  type SimulateOptions,
+} from './simulate.js';
 import { validate } from './validate.js';
 import { packageVersion, versionText } from './version.js';
 
@@ -106,6 +114,20 @@ export async function main(argv: readonly string[]): Promise<number> {
         code = await registerCommand({ ...options, ...(token === undefined ? {} : { token }) });
       },
     );
+
+  program
+    .command('simulate')
+    .description('replay a seeded synthetic workload against the balancing algorithms on a virtual clock')
+    .addOption(new Option('--preset <name>', 'workload').choices(presetNames).default('short-uniform'))
+    .option('--algorithms <list>', 'comma-separated algorithms to run (default: all eight)', parseAlgorithmList)
+    .option('--seed <n>', "seed of the workload and of the algorithms' random choices", nonNegativeInt, 1)
+    .option('--duration <duration>', "virtual time, such as 30s or 2m (default: the preset's)", parseSimulatedDuration)
+    .option('--endpoints <n>', "number of endpoints (default: the preset's)", parseEndpointCount)
+    .option('--out <file>', 'write an SVG chart: load per endpoint over time, one panel per algorithm')
+    .addOption(new Option('--format <format>', 'table (Markdown) or json').choices(['table', 'json']).default('table'))
+    .action((options: SimulateOptions) => {
+      code = simulate(options);
+    });
 
   program
     .command('version')
