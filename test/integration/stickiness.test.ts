@@ -182,3 +182,34 @@ test('app-cookie stickiness keeps one application session on one endpoint', asyn
   for (let i = 0; i < 6; i++) anonymous.add((await send(lb.url('/'))).body);
   assert.equal(anonymous.size, 3, 'requests without the cookie are balanced as usual');
 });
+
+test('a key whose endpoint fails its health checks falls back and issues a key for a healthy endpoint', async (t) => {
+  let healthy = true;
+  const flaky = await startOrigin('flaky', (req, res) => {
+    req.resume();
+    res.writeHead(req.url === '/health' && !healthy ? 500 : 200);
+    res.end('flaky');
+  });
+  const steady = await startOrigin('steady');
+  t.after(() => Promise.all([flaky.close(), steady.close()]));
+  const check = { http: { path: '/health' }, intervalMs: 100, timeoutMs: 100, jitterPercent: 0, rise: 1, fall: 1 };
+  const lb = await startSwitchyard({
+    ...configWith([flaky.url, steady.url], { stickiness: {}, healthCheck: check, slowStartMs: 0 }),
+    stickinessSecrets: secrets,
+  });
+  t.after(() => lb.close());
+  let first = await send(lb.url('/'));
+  if (first.body !== 'flaky') first = await send(lb.url('/'));
+  assert.equal(first.body, 'flaky');
+  healthy = false;
+  const deadline = Date.now() + 5_000;
+  let moved = await send(lb.url('/'), { headers: { 'x-sticky-key': keyOf(first)! } });
+  while (moved.body === 'flaky' && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    moved = await send(lb.url('/'), { headers: { 'x-sticky-key': keyOf(first)! } });
+  }
+  assert.equal(moved.body, 'steady');
+  const newKey = keyOf(moved);
+  assert.ok(newKey !== undefined && newKey !== keyOf(first));
+  assert.equal((await send(lb.url('/'), { headers: { 'x-sticky-key': newKey } })).body, 'steady');
+});
