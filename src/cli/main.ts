@@ -1,3 +1,4 @@
+import { algorithms } from '../config/schema.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SwitchyardError } from '../core/errors.js';
 import { demo } from './demo.js';
@@ -49,12 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--listen <address>', 'config-less: address to listen on, such as :8080 (default :8080)')
     .option('--to <url>', 'config-less: an instance URL (repeat for each instance)', collect, [])
     .option('--admin <address>', 'config-less: admin API address, or "off" (default 127.0.0.1:9901)')
-    .addOption(
-      new Option('--algorithm <name>', 'config-less: balancing algorithm').choices([
-        'round-robin',
-        'weighted-round-robin',
-      ]),
-    )
+    .addOption(new Option('--algorithm <name>', 'config-less: balancing algorithm').choices([...algorithms]))
     .addOption(logFormat)
     .option('--log-level <level>', 'trace, debug, info, warn, error (default: $SWITCHYARD_LOG_LEVEL or info)')
     .action(

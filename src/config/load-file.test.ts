@@ -143,3 +143,18 @@ services: { api: { endpoints: [{ url: "http://user:pw@10.0.0.1/x?y" }] } }
     'f.yaml:2:39 services.api.endpoints.0.url: an endpoint URL is an origin only (scheme, host, port): no path, query or credentials',
   ]);
 });
+
+test('stickiness secrets need unique ids and key lifetimes stay between 1s and 365d', () => {
+  const text = `stickinessSecrets: [{ id: a, secret: aaaaaaaaaaaaaaaa }, { id: a, secret: bbbbbbbbbbbbbbbb }]
+listeners: [{ name: web, protocol: http, address: ":80", service: s }]
+services:
+  s: { stickiness: { cookie: { ttl: 0s } } }
+  t: { stickiness: { cookie: { ttl: 1000d } } }
+  u: { stickiness: { cookie: { ttl: 12h } } }
+`;
+  assert.deepEqual(problems(parseConfigText(text, 'f.yaml', {})), [
+    'f.yaml:1:20 stickinessSecrets: secret ids must be unique',
+    'f.yaml:4:37 services.s.stickiness.cookie.ttl: a duration from 1s to 365d',
+    'f.yaml:5:37 services.t.stickiness.cookie.ttl: a duration from 1s to 365d',
+  ]);
+});

@@ -56,7 +56,10 @@ const configShape = z.strictObject({
    * Secrets for stickiness keys, shared by every Switchyard node that must honour the others' keys. Without them a
    * random secret is made at start (keys then work on this node only, until it restarts).
    */
-  stickinessSecrets: z.array(stickinessSecret).default([]),
+  stickinessSecrets: z
+    .array(stickinessSecret)
+    .default([])
+    .refine((secrets) => new Set(secrets.map((s) => s.id)).size === secrets.length, 'secret ids must be unique'),
   admin: adminSchema.prefault({}),
   registry: registrySchema.prefault({}),
   listeners: z.array(listenerSchema).min(1, 'at least one listener is needed'),

@@ -168,7 +168,8 @@ const durationSeconds = z.union([
     .transform(
       (text) =>
         Number(text.slice(0, -1)) * { s: 1, m: 60, h: 3_600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd'],
-    ),
+    )
+    .refine((seconds) => seconds >= 1 && seconds <= 31_536_000, 'a duration from 1s to 365d'),
 ]);
 
 /**

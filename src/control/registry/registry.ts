@@ -168,7 +168,7 @@ export class Registry {
       ...(input.ttlSeconds === undefined
         ? {}
         : { ttlSeconds: input.ttlSeconds, leaseExpiresAt: now + input.ttlSeconds * 1000 }),
-      ...(existing?.load === undefined ? {} : { load: existing.load }),
+      ...(existing?.load === undefined ? {} : { load: existing.load, loadReportedAt: existing.loadReportedAt ?? now }),
     };
     this.#registrations.set(registryKey(service, id), registration);
     await this.#store.putRegistration(registration);

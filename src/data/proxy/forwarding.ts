@@ -50,6 +50,8 @@ const requestHopByHop = new Set([
   'expect',
   // Replaced with Switchyard's own value (the client address it computed).
   'x-real-ip',
+  // The balancer's own stickiness key: the instance has no use for it.
+  'x-sticky-key',
 ]);
 
 /** Response headers never forwarded to the client, by lower-case name. */
@@ -62,6 +64,8 @@ const responseHopByHop = new Set([
   'http2-settings',
   'trailer',
   'te',
+  // An instance's report of its own load is for the balancer (least-load), not for clients.
+  'x-load',
 ]);
 
 /** What `forwardRequestHeaders` learnt while copying the request header block. */

@@ -6,6 +6,15 @@ import { presentedKey } from './sticky-keys.js';
 export type HashKeyReader = (rawHeaders: readonly string[], head: RequestHead, path: string) => string | undefined;
 
 export function hashKeyReader(key: BalancingConfig['hashKey']): HashKeyReader {
+  const read = rawReader(key);
+  // An empty value is no key (it would send every such request to one endpoint).
+  return (raw, head, path) => {
+    const value = read(raw, head, path);
+    return value === '' ? undefined : value;
+  };
+}
+
+function rawReader(key: BalancingConfig['hashKey']): HashKeyReader {
   const name = key.name ?? '';
   switch (key.source) {
     case 'client-ip':
