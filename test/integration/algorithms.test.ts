@@ -24,14 +24,20 @@ const tally = (bodies: readonly string[]): Record<string, number> =>
   bodies.reduce<Record<string, number>>((counts, body) => ({ ...counts, [body]: (counts[body] ?? 0) + 1 }), {});
 
 test('least-connections sends new requests to the endpoint with fewer in flight', async (t) => {
-  const slow = await origin(t, 'slow', delayed(400));
-  const fast = await origin(t, 'fast', delayed(5));
+  const slow = await origin(t, 'slow', delayed(1_500));
+  const fast = await origin(t, 'fast', delayed(1));
   const lb = await startSwitchyard(configWith([slow.url, fast.url], { algorithm: 'least-connections' }));
   t.after(() => lb.close());
-  // Twenty concurrent clients: the slow endpoint keeps its requests in flight, so the fast one takes the rest.
-  const bodies = (await Promise.all(Array.from({ length: 20 }, () => send(lb.url('/'))))).map((r) => r.body);
-  const counts = tally(bodies);
-  assert.ok((counts['fast'] ?? 0) >= 15, JSON.stringify(counts));
+  // Four at once: equal counts alternate, so two stay in flight on the slow endpoint for 1.5 s …
+  const long = Promise.all(Array.from({ length: 4 }, () => send(lb.url('/'))));
+  const deadline = Date.now() + 1_000;
+  while (slow.requests.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(slow.requests.length, 2);
+  // … and every request meanwhile goes to the endpoint with fewer in flight.
+  const bodies: string[] = [];
+  for (let i = 0; i < 10; i++) bodies.push((await send(lb.url('/'))).body);
+  assert.deepEqual(tally(bodies), { fast: 10 });
+  assert.deepEqual(tally((await long).map((r) => r.body)), { slow: 2, fast: 2 });
 });
 
 test('peak-ewma moves traffic away from an endpoint that answers 10x slower', async (t) => {
