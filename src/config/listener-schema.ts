@@ -21,32 +21,44 @@ const listenerLimits = z.strictObject({
   targetBytes: z.number().int().min(16).max(1_048_576).default(8_192),
 });
 
-export const listenerSchema = z.strictObject({
-  name,
-  protocol: z.literal('http'),
-  address: listenAddress,
-  /** Service for requests that match no route (a catch-all route at the lowest priority). */
-  service: name.optional(),
-  /** Peers whose X-Forwarded-* / Forwarded / X-Request-Id headers are trusted and appended to, not replaced. */
-  trustedProxies: z.array(cidr).default([]),
-  timeouts: listenerTimeouts.prefault({}),
-  limits: listenerLimits.prefault({}),
+/** A certificate and its key (PEM files); SNI names come from the certificate unless `serverNames` lists them. */
+const certificate = z.strictObject({
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  /** Host names this certificate answers for (`*.example.com` allowed); its SAN/CN names when omitted. */
+  serverNames: z.array(z.string().min(1)).optional(),
 });
 
-const routeMatch = z.strictObject({
-  /** Exact host (`api.example.com`) or one leading wildcard label (`*.example.com`); case-insensitive, port ignored. */
-  host: z
-    .string()
-    .regex(/^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, 'expected a host name, optionally starting with "*."')
-    .optional(),
-  /** Path prefix on segment boundaries: `/a` matches `/a`, `/a/` and `/a/b`, not `/ab`. */
-  path: z.strictObject({ prefix: z.string().startsWith('/', 'a path prefix starts with "/"') }).optional(),
+/** TLS termination (CONTRACT.md §3: TLS 1.2 and 1.3, Mozilla intermediate suites, ALPN h2 + http/1.1). */
+const listenerTls = z.strictObject({
+  /** The first is the default, served when SNI names nothing known (or no SNI is sent). */
+  certificates: z.array(certificate).min(1, 'at least one certificate is needed'),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
 });
 
-export const routeSchema = z.strictObject({
-  name: name.optional(),
-  /** Listeners the route applies to; every HTTP listener when omitted. */
-  listeners: z.array(name).min(1).optional(),
-  match: routeMatch.prefault({}),
-  service: name,
-});
+export const listenerSchema = z
+  .strictObject({
+    name,
+    /** `http` (HTTP/1.1, and h2c with `http2: true`) or `https` (TLS termination; HTTP/2 and HTTP/1.1 by ALPN). */
+    protocol: z.enum(['http', 'https']),
+    address: listenAddress,
+    tls: listenerTls.optional(),
+    /** HTTP/2: offered by ALPN on `https` (default on); cleartext h2c with prior knowledge on `http` (default off). */
+    http2: z.boolean().optional(),
+    /** Service for requests that match no route (a catch-all route at the lowest priority). */
+    service: name.optional(),
+    /** Peers whose X-Forwarded-* / Forwarded / X-Request-Id headers are trusted and appended to, not replaced. */
+    trustedProxies: z.array(cidr).default([]),
+    timeouts: listenerTimeouts.prefault({}),
+    limits: listenerLimits.prefault({}),
+    /** Header names with `_` are refused (400) unless allowed: `X_Forwarded_For` must not pass for another field. */
+    allowUnderscoreHeaders: z.boolean().default(false),
+  })
+  .refine((l) => (l.protocol === 'https') === (l.tls !== undefined), {
+    message: 'an https listener needs "tls", and only an https listener takes it',
+    path: ['tls'],
+  })
+  .refine((l) => l.protocol === 'https' || l.http2 !== true, {
+    message: 'cleartext HTTP/2 (h2c) is not supported yet: use an https listener for HTTP/2',
+    path: ['http2'],
+  });

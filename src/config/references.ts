@@ -51,7 +51,13 @@ export function referenceIssues(config: unknown): Issue[] {
       issues.push({ path: ['listeners', i, 'service'], message: `unknown service "${text(listener['service'])}"` });
     }
   });
+  const routeNames = new Set<string>();
   records(root['routes']).forEach((route, i) => {
+    const routeName = text(route['name']);
+    if (routeName !== undefined && routeNames.has(routeName)) {
+      issues.push({ path: ['routes', i, 'name'], message: `duplicate route name "${routeName}"` });
+    }
+    if (routeName !== undefined) routeNames.add(routeName);
     if (!hasService(route['service'])) {
       issues.push({ path: ['routes', i, 'service'], message: `unknown service "${text(route['service'])}"` });
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { listenerSchema, routeSchema } from './listener-schema.js';
+import { listenerSchema } from './listener-schema.js';
+import { routeSchema } from './route-schema.js';
 import { parseListenAddress } from './address.js';
 import { listenAddress, name } from './primitives.js';
 import { referenceIssues } from './references.js';

@@ -19,6 +19,19 @@ const serviceTimeouts = z.strictObject({
   bodyIdleMs: milliseconds.default(30_000),
   /** Idle upstream keep-alive connections are closed after this; keep it below the instances' own keep-alive. */
   keepAliveMs: milliseconds.default(4_000),
+  /** A WebSocket (or other upgraded) tunnel with no bytes either way for this long is closed on both sides. */
+  tunnelIdleMs: milliseconds.default(3_600_000),
+});
+
+/** Re-encryption toward the instances (`https://` endpoints): whom to trust, whom to expect, who we are. */
+const upstreamTls = z.strictObject({
+  /** PEM file of the CA(s) that sign the instances' certificates; the system CAs when omitted. */
+  ca: z.string().min(1).optional(),
+  /** The name the instances' certificates must carry; the endpoint's host when omitted. */
+  servername: z.string().min(1).optional(),
+  /** Client certificate and key (PEM files) for mutual TLS toward the instances. */
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
 });
 
 /** `"200-399"` or a single status `"204"`. */
@@ -205,6 +218,12 @@ export const serviceSchema = z.strictObject({
   /** The balancing algorithm (docs/algorithms.md); `round-robin` by default, with weights interleaved smoothly. */
   algorithm: z.enum(algorithms).default('round-robin'),
   balancing: balancingSchema.prefault({}),
+  upstreamTls: upstreamTls
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+      message: 'give both cert and key',
+      path: ['key'],
+    })
+    .optional(),
   stickiness: stickinessSchema.optional(),
   endpoints: z.array(endpointSchema).default([]),
   timeouts: serviceTimeouts.prefault({}),

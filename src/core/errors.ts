@@ -13,7 +13,14 @@ export const proxyErrors = {
   },
   upstreamReset: { code: 'upstream_reset', status: 502, title: 'The upstream closed the connection', flag: 'UC' },
   upstreamTimeout: { code: 'upstream_timeout', status: 504, title: 'The upstream did not answer in time', flag: 'UT' },
+  methodNotAllowed: { code: 'method_not_allowed', status: 405, title: 'This method is not served here', flag: 'DPE' },
   badRequest: { code: 'bad_request', status: 400, title: 'The request is malformed', flag: 'DPE' },
+  invalidPath: {
+    code: 'invalid_path',
+    status: 400,
+    title: 'The request path is not accepted (encoded slash, malformed escape or similar)',
+    flag: 'DPE',
+  },
   requestTimeout: { code: 'request_timeout', status: 408, title: 'The request was not received in time', flag: 'DT' },
   payloadTooLarge: { code: 'payload_too_large', status: 413, title: 'The request body is too large', flag: 'DPE' },
   expectationFailed: {

@@ -5,6 +5,9 @@ import type { Logger } from '../core/log.js';
 import type { ListenerSnapshot, ServiceSnapshot, Snapshot } from '../core/snapshot.js';
 import { createBalancer } from './balancing/create-balancer.js';
 import { HttpListener } from './listeners/http-listener.js';
+import { HttpsListener } from './listeners/https-listener.js';
+
+type Listener = HttpListener | HttpsListener;
 import { TrustedProxies } from './proxy/forwarding.js';
 import { RouteTable } from './routing/route-table.js';
 import type { Balancer } from './balancing/balancer.js';
@@ -21,7 +24,7 @@ import { UpstreamPools } from './upstream/upstream-pools.js';
  */
 export class DataPlane {
   readonly #log: Logger;
-  readonly #listeners = new Map<string, HttpListener>();
+  readonly #listeners = new Map<string, Listener>();
   readonly #pools = new UpstreamPools();
   readonly #gauges = new InFlightGauges();
   readonly #facts: FactSink;
@@ -40,7 +43,7 @@ export class DataPlane {
       Object.values(snapshot.services),
       new StickyKeys(snapshot.stickinessSecrets),
     );
-    const opened: HttpListener[] = [];
+    const opened: Listener[] = [];
     try {
       for (const listener of snapshot.listeners) {
         const runtime = compileListener(listener, snapshot, services);
@@ -49,7 +52,8 @@ export class DataPlane {
           current.update(runtime);
           continue;
         }
-        const replacement = new HttpListener(runtime, this.#log);
+        const replacement =
+          listener.protocol === 'https' ? new HttpsListener(runtime, this.#log) : new HttpListener(runtime, this.#log);
         if (current !== undefined) await current.close(0);
         await replacement.listen();
         opened.push(replacement);
@@ -184,6 +188,7 @@ function compileListener(
   const routes = snapshot.routes.filter((route) => route.listeners?.includes(listener.name) ?? true);
   return {
     snapshot: listener,
+    proto: listener.protocol === 'https' ? 'https' : 'http',
     routes: new RouteTable(routes),
     trusted: new TrustedProxies(listener.trustedProxies),
     services,

@@ -47,6 +47,8 @@ export interface StickyRuntime {
 
 export interface ListenerRuntime {
   readonly snapshot: ListenerSnapshot;
+  /** What the client spoke to the listener: `https` when it terminated TLS (X-Forwarded-Proto, Forwarded proto). */
+  readonly proto: 'http' | 'https';
   readonly routes: RouteTable;
   readonly trusted: TrustedProxies;
   readonly services: ReadonlyMap<string, ServiceRuntime>;

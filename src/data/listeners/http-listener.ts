@@ -5,7 +5,9 @@ import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js';
 import { parseListenAddress } from '../../config/address.js';
 import { handleRequest } from '../proxy/http-proxy.js';
+import { OpenTunnels } from '../proxy/open-tunnels.js';
 import { sendProblem } from '../proxy/problem.js';
+import { proxyUpgrade } from '../proxy/websocket-tunnel.js';
 import type { ListenerRuntime } from '../runtime.js';
 
 /**
@@ -18,6 +20,8 @@ export class HttpListener {
   readonly #log: Logger;
   #runtime: ListenerRuntime;
   #draining = false;
+  /** Upgraded connections (WebSocket tunnels): Node's server no longer tracks them, so the listener does. */
+  readonly #tunnels = new OpenTunnels();
 
   constructor(runtime: ListenerRuntime, log: Logger) {
     this.#runtime = runtime;
@@ -38,6 +42,11 @@ export class HttpListener {
     // One more than the limit, so that "too many" is detected instead of silently truncated.
     this.#server.maxHeadersCount = limits.headerCount + 1;
     this.#server.on('clientError', onClientError);
+    // Switchyard is a reverse proxy, not a forward one: CONNECT gets a problem document, not a silent close.
+    this.#server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
+      writeClientError(Object.assign(new Error('CONNECT'), { code: 'CONNECT' }), socket),
+    );
+    this.#server.on('upgrade', this.#onUpgrade);
     // Node answers `Expect: 100-continue` itself; any other expectation is refused (RFC 9110 §10.1.1).
     this.#server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) =>
       sendProblem(res, proxyErrors.expectationFailed, undefined, { close: true }),
@@ -54,7 +63,18 @@ export class HttpListener {
   accepts(next: ListenerRuntime): boolean {
     const a = this.#runtime.snapshot;
     const b = next.snapshot;
-    return a.address === b.address && a.protocol === b.protocol && a.limits.headerBytes === b.limits.headerBytes;
+    return this.#sameAddress(b.address) && a.protocol === b.protocol && a.limits.headerBytes === b.limits.headerBytes;
+  }
+
+  /** The same socket: the same address, or port 0 then and the port it got now (a config written after the start). */
+  #sameAddress(address: string): boolean {
+    const current = this.#runtime.snapshot.address;
+    if (address === current) return true;
+    const was = parseListenAddress(current);
+    const next = parseListenAddress(address);
+    if (was === undefined || next === undefined || was.host !== next.host || was.port !== 0) return false;
+    const bound = this.#server.address();
+    return bound !== null && typeof bound === 'object' && bound.port === next.port;
   }
 
   /** Swaps in a new snapshot's runtime; requests already running keep the one they started with. */
@@ -100,14 +120,32 @@ export class HttpListener {
       }, deadlineMs).unref(),
     );
     this.#server.closeIdleConnections();
-    await Promise.race([closed, deadline]);
+    // Open tunnels are left alone until the deadline (a drain does not cut a WebSocket that is still in use).
+    await Promise.race([Promise.all([closed, this.#tunnels.idle()]), deadline]);
     clearInterval(sweep);
     if (forced) {
       this.#server.closeAllConnections();
+      this.#tunnels.destroyAll();
       await closed;
     }
     return forced;
   }
+
+  /** Serves a connection accepted elsewhere: the TLS listener hands over its HTTP/1.1 connections. */
+  accept(socket: Duplex): void {
+    this.#server.emit('connection', socket);
+  }
+
+  /** Marks the listener as draining (`Connection: close` on the next responses) and closes idle connections now. */
+  drainIdle(): void {
+    this.#draining = true;
+    this.#server.closeIdleConnections();
+  }
+
+  /** An upgrade request: proxied as a tunnel on a route that allows WebSocket, refused elsewhere. */
+  readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    proxyUpgrade(req, socket, head, this.#runtime, this.#tunnels);
+  };
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     // While draining, each keep-alive client is told to go away with its next response.
@@ -123,6 +161,18 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
+  if (inFlight !== undefined && inFlight !== null && !inFlight.writableFinished && inFlight.req.complete) {
+    // Garbage after a complete pipelined request: that request's response goes first, then the 400 and the close.
+    // (An error inside the request still being read — a broken chunked body — is answered at once.)
+    inFlight.once('finish', () => writeClientError(error, socket));
+    inFlight.once('close', () => socket.destroy());
+    return;
+  }
+  writeClientError(error, socket);
+}
+
+function writeClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) return;
   const problem = clientErrorProblem(error.code);
   const body = problemJson(problem, undefined, error.code);
   socket.end(
@@ -138,6 +188,8 @@ function clientErrorProblem(code: string | undefined): ProxyError {
       return proxyErrors.headersTooLarge;
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return proxyErrors.requestTimeout;
+    case 'CONNECT':
+      return proxyErrors.methodNotAllowed;
     default:
       return proxyErrors.badRequest;
   }

@@ -108,11 +108,22 @@ export function forwardRequestHeaders(
   let forwarded: string | undefined;
   let via: string | undefined;
   let requestId: string | undefined;
+  let authority: string | undefined;
+  let cookie: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      // HTTP/2 pseudo-headers: :authority stands for Host; :method, :path and :scheme travel in the request itself.
+      if (name === ':authority') authority = value;
+      continue;
+    }
     const lower = name.toLowerCase();
     switch (lower) {
+      case 'cookie':
+        // HTTP/2 may split cookies over several fields; HTTP/1.1 wants one (RFC 9113 §8.2.3).
+        cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+        break;
       case 'host':
         hostCount++;
         host = value;
@@ -154,6 +165,13 @@ export function forwardRequestHeaders(
         if (!requestHopByHop.has(lower)) headers.push(name, value);
     }
   }
+  if (authority !== undefined) {
+    // An HTTP/2 request: a Host field may only repeat :authority (CONTRACT.md §3).
+    if (host !== undefined && host.toLowerCase() !== authority.toLowerCase()) hostCount++;
+    if (host === undefined) headers.push('host', authority);
+    host = authority;
+  }
+  if (cookie !== undefined) headers.push('cookie', cookie);
   const listed = connection === undefined ? undefined : listedTokens(connection);
   const kept = listed === undefined ? headers : withoutNames(headers, listed);
   const clientIp = fromTrusted && forwardedFor !== undefined ? rightmostUntrusted(forwardedFor, trusted) : peer;

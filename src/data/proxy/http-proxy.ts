@@ -1,3 +1,4 @@
+import { hygieneProblem } from './request-hygiene.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { EndpointId } from '../../core/endpoint.js';
@@ -5,9 +6,19 @@ import { proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { PickContext } from '../balancing/balancer.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from '../runtime.js';
 import { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
-import { presentedKey, type StickyClaim } from './sticky-keys.js';
+import type { StickyClaim } from './sticky-keys.js';
+import { issueStickyKey, stickyChoice } from './sticky-choice.js';
 import { forwardRequestHeaders, forwardResponseHeaders, peerAddress, type RequestHead } from './forwarding.js';
 import { sendProblem } from './problem.js';
+import type { RoutePolicies } from '../routing/route-policies.js';
+import {
+  BodyTooLargeError,
+  declaresTooLargeBody,
+  limitedBody,
+  routeRequest,
+  sendFixedResponse,
+  sendRedirect,
+} from './route-actions.js';
 
 /** Errors that mean nothing reached the upstream: the request may go to another endpoint whatever its method. */
 const nothingSentCodes = new Set([
@@ -25,6 +36,13 @@ const nothingSentCodes = new Set([
 
 /** Failures before any response byte that an idempotent request may be retried after (RFC 9110 §9.2.2). */
 const resetCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** Errors of the request itself, found before anything was sent: not the endpoint's fault, never retried. */
+const requestFaultCodes = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+]);
 
 /** Methods whose retry cannot do harm (CONTRACT.md §1). */
 const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -49,14 +67,25 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, listene
     sendProblem(res, proxyErrors.headersTooLarge, undefined, { close: true });
     return;
   }
-  if (req.httpVersionMajor !== 1) {
+  // HTTP/2 requests come from the TLS listener's HTTP/2 server (they carry their stream); an HTTP/1 port accepts 1.x.
+  if (req.httpVersionMajor !== 1 && !('stream' in req)) {
     sendProblem(res, proxyErrors.badRequest, undefined, {
       detail: 'only HTTP/1.0 and HTTP/1.1 are accepted here',
       close: true,
     });
     return;
   }
-  const head = forwardRequestHeaders(req.rawHeaders, peerAddress(req.socket.remoteAddress), 'http', listener.trusted);
+  const hygiene = hygieneProblem(req, listener.snapshot);
+  if (hygiene !== undefined) {
+    sendProblem(res, hygiene.error, undefined, { detail: hygiene.detail, close: true });
+    return;
+  }
+  const head = forwardRequestHeaders(
+    req.rawHeaders,
+    peerAddress(req.socket.remoteAddress),
+    listener.proto,
+    listener.trusted,
+  );
   if (head.duplicateHost || (head.host === undefined && req.httpVersionMinor === 1)) {
     const detail = head.duplicateHost ? 'more than one Host header' : 'an HTTP/1.1 request needs a Host header';
     sendProblem(res, proxyErrors.badRequest, head.requestId, { detail, close: true });
@@ -71,24 +100,74 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, listene
     return;
   }
   if (head.hasBody) watchBodyIdle(req, res, listener.snapshot.timeouts.bodyIdleMs);
-  const query = path.indexOf('?');
-  const route = listener.routes.match(head.host, query === -1 ? path : path.slice(0, query));
-  const service = route === undefined ? undefined : listener.services.get(route.service);
-  if (service === undefined) {
-    sendProblem(res, route === undefined ? proxyErrors.noRoute : proxyErrors.noEndpoint, head.requestId);
+  if (path === '*') {
+    // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): Switchyard answers it; no route, no upstream.
+    res.writeHead(200, ['content-length', '0', 'x-request-id', head.requestId]);
+    res.end();
     return;
   }
-  new ProxyExchange(req, res, service, head, path).start();
+  routeAndForward(req, res, listener, head, path);
+}
+
+/**
+ * Routes a request that passed the checks (on its normalised path, CONTRACT.md §3) and carries out the route's action:
+ * a fixed response, a redirect, or the exchange with its service (rewritten path, header rules, timeouts, body limit).
+ */
+function routeAndForward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  listener: ListenerRuntime,
+  head: RequestHead,
+  target: string,
+): void {
+  const { requestId } = head;
+  const decision = routeRequest(listener.routes, {
+    target,
+    method: req.method ?? 'GET',
+    host: head.host,
+    rawHeaders: req.rawHeaders,
+    clientIp: head.clientIp,
+  });
+  if (decision.kind !== 'route') {
+    if (decision.kind === 'none') sendProblem(res, proxyErrors.noRoute, requestId);
+    else sendProblem(res, proxyErrors.invalidPath, requestId, { detail: decision.reason, close: true });
+    return;
+  }
+  const { route, path, query } = decision;
+  const policies = route.policies;
+  if (declaresTooLargeBody(head.contentLength, policies)) {
+    sendProblem(res, proxyErrors.payloadTooLarge, requestId, { close: true });
+    return;
+  }
+  if (policies.respond !== undefined) {
+    sendFixedResponse(res, policies, requestId);
+    return;
+  }
+  if (policies.redirect !== undefined) {
+    const source = { scheme: listener.proto, host: head.host, path, query };
+    if (!sendRedirect(res, policies, source, requestId))
+      sendProblem(res, proxyErrors.badRequest, requestId, { detail: 'this redirect needs a Host header' });
+    return;
+  }
+  const service = route.route.service === undefined ? undefined : listener.services.get(route.route.service);
+  if (service === undefined) {
+    sendProblem(res, proxyErrors.noEndpoint, requestId);
+    return;
+  }
+  const forwarded =
+    policies.requestHeaders === undefined ? head : { ...head, headers: policies.requestHeaders.apply(head.headers) };
+  new ProxyExchange(req, res, service, forwarded, decision.target, policies).start();
 }
 
 /** A request body that pauses longer than `idleMs` gets 408 (or a closed connection once a response started). */
 function watchBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number): void {
   req.setTimeout(idleMs, () => {
     sendProblem(res, proxyErrors.requestTimeout, undefined, { detail: 'request body stalled', close: true });
-    req.socket.destroySoon();
+    // On HTTP/2 the stream ends with the response; on HTTP/1.1 the connection goes once the 408 is out.
+    if (!('stream' in req)) req.socket.destroySoon();
   });
   // Once the body is in, the socket's timeout belongs to Node's keep-alive handling again.
-  req.once('end', () => req.socket.setTimeout(0));
+  if (!('stream' in req)) req.once('end', () => req.socket.setTimeout(0));
 }
 
 /**
@@ -115,6 +194,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #service: ServiceRuntime;
   readonly #head: RequestHead;
   readonly #path: string;
+  /** The route's timeouts, body limit and response header rules (routing/route-policies.ts). */
+  readonly #policies: RoutePolicies | undefined;
   /** The request body when it was buffered (small enough to replay); undefined when streamed or absent. */
   #body: Buffer | undefined;
   #endpoint: EndpointRuntime | undefined;
@@ -132,12 +213,20 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #clientGone = false;
   #done = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, service: ServiceRuntime, head: RequestHead, path: string) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    service: ServiceRuntime,
+    head: RequestHead,
+    path: string,
+    policies?: RoutePolicies,
+  ) {
     this.#req = req;
     this.#res = res;
     this.#service = service;
     this.#head = head;
     this.#path = path;
+    this.#policies = policies;
   }
 
   start(): void {
@@ -160,20 +249,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
    * cookie; undefined (and a new key later) when there is none or it may no longer take this client.
    */
   #stickyChoice(sticky: StickyRuntime): EndpointRuntime | undefined {
-    const { config } = sticky;
-    let id: EndpointId | undefined;
-    if (config.mode === 'key') {
-      const key = presentedKey(this.#req.rawHeaders, config.cookie.name);
-      this.#claim = key === undefined ? undefined : sticky.keys.verify(key, Date.now());
-      id = this.#claim?.endpointId;
-    } else {
-      const hashKey =
-        config.mode === 'source-ip'
-          ? this.#head.clientIp
-          : presentedKey(this.#req.rawHeaders, config.appCookie ?? '', '');
-      id = hashKey === undefined || hashKey === '' ? undefined : sticky.hash?.pick({ hashKey })?.id;
-    }
-    return id !== undefined && sticky.eligible.has(id) ? this.#service.endpoints.get(id) : undefined;
+    const choice = stickyChoice(this.#service, sticky, this.#req.rawHeaders, this.#head.clientIp, Date.now());
+    this.#claim = choice.claim;
+    return choice.endpoint;
   }
 
   #pickContext(): PickContext {
@@ -201,14 +279,18 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     runtime.load.requests++;
     if (preferred !== undefined) runtime.load.stickyRequests++;
     const timeouts = this.#service.snapshot.timeouts;
+    const policies = this.#policies;
+    // A chunked body has no declared length to refuse up front: it is counted as it streams (413 when over).
+    const limit = this.#head.contentLength === undefined ? policies?.maxBodyBytes : undefined;
     runtime.pool.dispatch(
       {
         path: this.#path,
         method: this.#req.method as Dispatcher.HttpMethod,
         headers: this.#head.headers,
-        body: this.#body ?? (this.#head.hasBody ? this.#req : null),
-        headersTimeout: timeouts.firstByteMs,
-        bodyTimeout: timeouts.bodyIdleMs,
+        body:
+          this.#body ?? (this.#head.hasBody ? (limit === undefined ? this.#req : limitedBody(this.#req, limit)) : null),
+        headersTimeout: policies?.firstByteMs ?? timeouts.firstByteMs,
+        bodyTimeout: policies?.bodyIdleMs ?? timeouts.bodyIdleMs,
       },
       this,
     );
@@ -233,7 +315,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       const headers = forwardResponseHeaders(rawHeaders, this.#head.requestId);
       if (endpoint !== undefined && this.#service.sticky?.config.mode === 'key')
         this.#issueKey(headers, endpoint, this.#service.sticky);
-      res.writeHead(statusCode, headers);
+      const rules = this.#policies?.responseHeaders;
+      res.writeHead(statusCode, rules === undefined ? headers : rules.apply(headers));
     } catch {
       // A header Node refuses to send (invalid characters): the response cannot be relayed faithfully.
       this.#abort?.(new Error('invalid upstream response header'));
@@ -263,6 +346,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onError(error: Error): void {
     const endpoint = this.#release();
+    if (error instanceof BodyTooLargeError && !this.#res.headersSent) {
+      // The client's fault, not the endpoint's: no retry, no failure reported.
+      this.#done = true;
+      sendProblem(this.#res, proxyErrors.payloadTooLarge, this.#head.requestId, { close: true });
+      return;
+    }
     if (this.#res.headersSent || this.#clientGone) {
       // Mid-body failure: close the client connection so a truncated body is never mistaken for a whole one.
       this.#done = true;
@@ -272,7 +361,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const code = (error as { code?: string }).code ?? '';
     this.#lastFailure = errorFor(code);
     if (endpoint !== undefined) {
-      this.#reportFailure(endpoint);
+      // A request undici refuses to send (an invalid argument) says nothing about the endpoint's health.
+      if (!requestFaultCodes.has(code)) this.#reportFailure(endpoint);
       (this.#tried ??= new Set()).add(endpoint.endpoint.id);
       if (this.#tried.size < maxAttempts && this.#mayRetry(code) && this.#withinBudget(code)) {
         this.#dispatch();
@@ -313,13 +403,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
    * with more than half its life left (so keys are renewed while the client keeps coming, not on every response).
    */
   #issueKey(headers: string[], endpoint: EndpointRuntime, sticky: StickyRuntime): void {
-    const { name, ttl } = sticky.config.cookie;
-    const now = Date.now();
-    const claim = this.#claim;
-    if (claim?.endpointId === endpoint.endpoint.id && claim.expiresAt * 1000 - now > (ttl * 1000) / 2) return;
-    const key = sticky.keys.issue(endpoint.endpoint.id, ttl, now);
-    if (key === undefined) return;
-    headers.push('set-cookie', `${name}=${key}; Path=/; Max-Age=${ttl}; HttpOnly; SameSite=Lax`, 'x-sticky-key', key);
+    issueStickyKey(headers, endpoint.endpoint.id, sticky, this.#claim, Date.now());
   }
 
   /** Feeds load-aware algorithms: the time to the response head (peak-ewma), the instance's `X-Load` (least-load). */

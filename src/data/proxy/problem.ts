@@ -18,7 +18,8 @@ export function sendProblem(
   const body = problemJson(error, requestId, options.detail);
   const headers = ['content-type', 'application/problem+json', 'content-length', String(Buffer.byteLength(body))];
   if (requestId !== undefined) headers.push('x-request-id', requestId);
-  if (options.close === true) headers.push('connection', 'close');
+  // HTTP/2 has no Connection field (RFC 9113 §8.2.2): there the stream ends with the response.
+  if (options.close === true && !('stream' in res)) headers.push('connection', 'close');
   res.writeHead(error.status, headers);
   res.end(body);
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { Endpoint } from '../../core/endpoint.js';
 import type { ServiceSnapshot } from '../../core/snapshot.js';
@@ -41,14 +42,34 @@ export class UpstreamPools {
 
 function poolKey(service: ServiceSnapshot, endpoint: Endpoint): string {
   const t = service.timeouts;
-  return `${endpoint.url}|${t.connectMs}|${t.keepAliveMs}|${service.maxConnectionsPerEndpoint}`;
+  const tls = service.upstreamTls === undefined ? '' : JSON.stringify(service.upstreamTls);
+  return `${endpoint.url}|${t.connectMs}|${t.keepAliveMs}|${service.maxConnectionsPerEndpoint}|${tls}`;
+}
+
+/**
+ * TLS options toward an `https://` endpoint (re-encryption): the CA that must have signed the instance's certificate,
+ * the name it must carry, and our client certificate for mutual TLS. Certificate verification is never turned off.
+ */
+function upstreamTlsOptions(service: ServiceSnapshot): Record<string, unknown> {
+  const tls = service.upstreamTls;
+  if (tls === undefined) return {};
+  return {
+    ...(tls.ca === undefined ? {} : { ca: readFileSync(tls.ca) }),
+    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    ...(tls.cert === undefined ? {} : { cert: readFileSync(tls.cert) }),
+    ...(tls.key === undefined ? {} : { key: readFileSync(tls.key) }),
+    rejectUnauthorized: true,
+  };
 }
 
 function createPool(service: ServiceSnapshot, endpoint: Endpoint): Pool {
   const pool = new Pool(endpoint.url, {
     connections: service.maxConnectionsPerEndpoint,
     pipelining: 1,
-    connect: { timeout: service.timeouts.connectMs },
+    connect: {
+      timeout: service.timeouts.connectMs,
+      ...(endpoint.url.startsWith('https:') ? upstreamTlsOptions(service) : {}),
+    },
     keepAliveTimeout: service.timeouts.keepAliveMs,
     // An instance's own `Keep-Alive: timeout=N` hint is honoured minus this margin, so Switchyard closes first.
     keepAliveTimeoutThreshold: 1_000,

@@ -1,0 +1,168 @@
+import {
+  createServer as createH2Server,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { parseListenAddress } from '../../config/address.js';
+import type { Logger } from '../../core/log.js';
+import { handleRequest } from '../proxy/http-proxy.js';
+import type { ListenerRuntime } from '../runtime.js';
+import { HttpListener } from './http-listener.js';
+import { intermediateCiphers, TlsContexts, type CertificateInfo } from './tls-contexts.js';
+
+/**
+ * A TLS-terminating listener: one port, the certificate chosen by SNI, HTTP/2 and HTTP/1.1 by ALPN. The TLS server
+ * accepts and hands each decrypted connection to an HTTP/2 server or to an HTTP/1.1 `HttpListener` (which brings all
+ * of its limits and timeouts); both serve requests through the same `handleRequest` with `X-Forwarded-Proto: https`.
+ * HTTP/2 limits follow CONTRACT.md §2: 100 concurrent streams, a 64 KiB stream window, a 16 KiB header list.
+ */
+export class HttpsListener {
+  readonly #log: Logger;
+  readonly #tls: TlsServer;
+  readonly #http1: HttpListener;
+  readonly #h2: Http2Server;
+  readonly #contexts: TlsContexts;
+  readonly #sockets = new Set<TLSSocket>();
+  readonly #sessions = new Set<ServerHttp2Session>();
+  #runtime: ListenerRuntime;
+  #draining = false;
+
+  constructor(runtime: ListenerRuntime, log: Logger) {
+    const tls = runtime.snapshot.tls;
+    if (tls === undefined) throw new Error(`listener ${runtime.snapshot.name} has no tls`);
+    this.#runtime = runtime;
+    this.#log = log.child({ listener: runtime.snapshot.name });
+    // Handshakes without SNI (clients that dial an IP address) get the first certificate.
+    this.#contexts = new TlsContexts(tls, this.#log, (defaults) => this.#tls.setSecureContext(defaults));
+    this.#http1 = new HttpListener(runtime, log);
+    this.#h2 = createH2Server(
+      {
+        settings: { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: 16_384 },
+        maxSessionInvalidFrames: 100,
+        maxSessionRejectedStreams: 100,
+      },
+      this.#onH2Request,
+    );
+    this.#h2.on('session', (session) => {
+      this.#sessions.add(session);
+      session.on('close', () => this.#sessions.delete(session));
+      session.on('error', () => undefined);
+      session.setTimeout(runtime.snapshot.timeouts.keepAliveMs, () => session.close());
+      if (this.#draining) session.close();
+    });
+    this.#h2.on('sessionError', () => undefined);
+    const http2 = runtime.snapshot.http2 ?? true;
+    this.#tls = createTlsServer(
+      {
+        SNICallback: (name, done) => done(null, this.#contexts.contextFor(name)),
+        ALPNProtocols: http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+        minVersion: tls.minVersion,
+        ciphers: intermediateCiphers,
+        honorCipherOrder: false,
+      },
+      this.#onSecureConnection,
+    );
+    this.#tls.on('tlsClientError', (_error, socket) => socket.destroy());
+    this.#tls.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
+  }
+
+  get name(): string {
+    return this.#runtime.snapshot.name;
+  }
+
+  /** The certificates in force (for the admin API). */
+  get certificates(): readonly CertificateInfo[] {
+    return this.#contexts.certificates;
+  }
+
+  accepts(next: ListenerRuntime): boolean {
+    return this.#http1.accepts(next) && (this.#runtime.snapshot.http2 ?? true) === (next.snapshot.http2 ?? true);
+  }
+
+  /** Swaps in a new runtime; certificates are read again (a failure keeps the old ones and is logged). */
+  update(runtime: ListenerRuntime): void {
+    const certificatesChanged = JSON.stringify(runtime.snapshot.tls) !== JSON.stringify(this.#runtime.snapshot.tls);
+    this.#runtime = runtime;
+    this.#http1.update(runtime);
+    if (certificatesChanged && runtime.snapshot.tls !== undefined) {
+      this.#contexts
+        .load(runtime.snapshot.tls)
+        .then(() => this.#contexts.watch())
+        .catch((error: unknown) =>
+          this.#log.error({ err: error }, 'certificate reload failed; the previous certificates stay'),
+        );
+    }
+  }
+
+  /** Re-reads the certificate files (SIGHUP, `POST /api/reload`); open connections keep their session. */
+  reloadCertificates(): Promise<void> {
+    return this.#contexts.load();
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await this.#contexts.load();
+    this.#contexts.watch();
+    const address = parseListenAddress(this.#runtime.snapshot.address);
+    if (address === undefined) throw new Error(`invalid listen address ${this.#runtime.snapshot.address}`);
+    await new Promise<void>((resolve, reject) => {
+      this.#tls.once('error', reject);
+      this.#tls.listen({ host: address.host === '' ? undefined : address.host, port: address.port }, () => {
+        this.#tls.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = this.address();
+    this.#log.info({ address: bound.address, port: bound.port, tls: true }, 'listening');
+    return bound;
+  }
+
+  address(): AddressInfo {
+    return this.#tls.address() as AddressInfo;
+  }
+
+  /**
+   * Stops accepting; HTTP/2 sessions get GOAWAY and HTTP/1.1 keep-alive clients `Connection: close`, in-flight
+   * requests finish until `deadlineMs`, then what is left is closed. Resolves true when the deadline forced it.
+   */
+  async close(deadlineMs: number): Promise<boolean> {
+    this.#draining = true;
+    this.#contexts.unwatch();
+    const closed = new Promise<void>((resolve) => this.#tls.close(() => resolve()));
+    for (const session of this.#sessions) session.close();
+    this.#http1.drainIdle();
+    const sweep = setInterval(() => this.#http1.drainIdle(), 100);
+    let forced = false;
+    const deadline = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        forced = true;
+        resolve();
+      }, deadlineMs).unref(),
+    );
+    await Promise.race([closed, deadline]);
+    clearInterval(sweep);
+    if (forced) {
+      for (const session of this.#sessions) session.destroy();
+      for (const socket of this.#sockets) socket.destroy();
+      await closed;
+    }
+    return forced;
+  }
+
+  readonly #onSecureConnection = (socket: TLSSocket): void => {
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => undefined);
+    if (socket.alpnProtocol === 'h2') this.#h2.emit('connection', socket);
+    else this.#http1.accept(socket);
+  };
+
+  readonly #onH2Request = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    // The compatibility API mirrors IncomingMessage/ServerResponse closely enough for the proxy's use.
+    handleRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, this.#runtime);
+  };
+}
