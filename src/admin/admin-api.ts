@@ -1,3 +1,4 @@
+import type { HeaderRulesSnapshot } from '../core/snapshot.js';
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { endpointId, endpointUrl } from '../config/primitives.js';
@@ -153,7 +154,21 @@ export const readHandlers = {
     };
   },
   routes: (ctx: AdminContext): ApiResult => {
-    return { status: 200, body: ctx.control.snapshot?.routes ?? [] };
+    // Header rule values may be credentials (`set: { authorization: … }`): names are shown, values never.
+    const redact = (rules: HeaderRulesSnapshot | undefined) =>
+      rules === undefined
+        ? undefined
+        : {
+            remove: rules.remove,
+            set: rules.set.map(([name]) => [name, '(redacted)']),
+            add: rules.add.map(([name]) => [name, '(redacted)']),
+          };
+    const routes = (ctx.control.snapshot?.routes ?? []).map((route) => ({
+      ...route,
+      requestHeaders: redact(route.requestHeaders),
+      responseHeaders: redact(route.responseHeaders),
+    }));
+    return { status: 200, body: routes };
   },
   services: (ctx: AdminContext): ApiResult => {
     return {

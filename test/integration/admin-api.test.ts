@@ -18,6 +18,7 @@ import {
   type ApiReply,
 } from './helpers/admin.js';
 import { send } from './helpers/http.js';
+import { startSwitchyard } from './helpers/switchyard.js';
 import { startOrigin, type Origin, type OriginHandler } from './helpers/origin.js';
 import { runCli } from './helpers/switchyard.js';
 
@@ -695,4 +696,24 @@ test('an admin API without tokens is refused unless it listens on loopback', asy
 test('register is exported from the package entry beside createSwitchyard (SPEC "Library")', async () => {
   const entry = (await import('../../src/index.js')) as Record<string, unknown>;
   assert.equal(typeof entry['register'], 'function');
+});
+
+test('GET /api/routes names header rules but never shows their values (they may be credentials)', async (t) => {
+  const lb = await startSwitchyard({
+    admin: { address: '127.0.0.1:0' },
+    registry: { store: 'memory' },
+    listeners: [{ name: 'web', protocol: 'http', address: '127.0.0.1:0' }],
+    routes: [
+      {
+        match: { path: { prefix: '/' } },
+        service: 'app',
+        requestHeaders: { set: { authorization: 'Bearer top-secret-token' } },
+      },
+    ],
+    services: { app: { endpoints: [] } },
+  });
+  t.after(() => lb.close());
+  const body = await (await fetch(`http://127.0.0.1:${lb.address('admin').port}/api/routes`)).text();
+  assert.match(body, /authorization/);
+  assert.doesNotMatch(body, /top-secret-token/);
 });

@@ -106,6 +106,22 @@ test('apply() with a shorter firstByteMs takes effect on the next request, on th
   assertProblem(await send(lb.url('/')), 504);
 });
 
+test('an invalid upstream response gives 502 and its connection is not reused', async (t) => {
+  const { createServer: createRawServer } = await import('node:net');
+  let connections = 0;
+  const broken = createRawServer((socket) => {
+    connections++;
+    socket.on('error', () => undefined);
+    socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\nhello'));
+  });
+  await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => broken.close(() => resolve())));
+  const lb = await startSwitchyard(configWith([`http://127.0.0.1:${(broken.address() as AddressInfo).port}`]));
+  t.after(() => lb.close());
+  for (let i = 0; i < 3; i++) assertProblem(await send(lb.url('/'), { method: 'POST', body: 'x' }), 502);
+  assert.equal(connections, 3, 'a connection that carried an invalid response was used again');
+});
+
 test('an instance that resets the connection before answering gives 502', async (t) => {
   const reset = await startOrigin('reset', (req) => req.socket.destroy());
   t.after(() => reset.close());
