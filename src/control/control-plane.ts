@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import { SwitchyardError } from '../core/errors.js';
 import { randomBytes } from 'node:crypto';
 import type { ServiceConfig, SwitchyardConfig } from '../config/schema.js';
 import type { EndpointId, Health } from '../core/endpoint.js';
@@ -106,6 +108,7 @@ export class ControlPlane implements FactSink {
 
   /** Loads the registry, starts discovery and health checks, and publishes the first snapshot. */
   async start(config: SwitchyardConfig): Promise<void> {
+    this.#checkFiles(config);
     await this.registry.load();
     this.#adopt(config);
     await this.#warmUp(config);
@@ -116,6 +119,7 @@ export class ControlPlane implements FactSink {
 
   /** Replaces the configuration (already validated) and publishes the snapshot built from it. */
   async setConfig(config: SwitchyardConfig): Promise<void> {
+    this.#checkFiles(config);
     const previous = this.#config;
     this.#adopt(config);
     try {
@@ -190,6 +194,28 @@ export class ControlPlane implements FactSink {
           .some((record) => this.#health.status(service, record.id)?.lastCheck === undefined),
       );
     while (pending() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
+  /** Certificate and key files the config names must be readable: a start or reload fails with them listed. */
+  #checkFiles(config: SwitchyardConfig): void {
+    const files = [
+      ...config.listeners.flatMap((l) => l.tls?.certificates.flatMap((c) => [c.cert, c.key]) ?? []),
+      ...Object.values(config.services).flatMap((s) =>
+        [s.upstreamTls?.ca, s.upstreamTls?.cert, s.upstreamTls?.key].filter((f): f is string => f !== undefined),
+      ),
+    ];
+    const unreadable = files.filter((file) => {
+      try {
+        accessSync(file, constants.R_OK);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    if (unreadable.length > 0) {
+      const problems = unreadable.map((file) => `cannot read ${file}`);
+      throw new SwitchyardError(problems.join('\n'), 1, problems);
+    }
   }
 
   #adopt(config: SwitchyardConfig): void {

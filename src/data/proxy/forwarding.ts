@@ -223,6 +223,11 @@ export function forwardResponseHeaders(raw: readonly Buffer[], requestId: string
 
 /** Header names listed in `Connection` other than the usual `keep-alive`/`close` (which drop nothing extra). */
 function listedTokens(connection: string): Set<string> | undefined {
+  // The common values list nothing: answer them without splitting (this runs on most responses).
+  if (connection.length <= 10) {
+    const lower = connection.toLowerCase();
+    if (lower === 'keep-alive' || lower === 'close') return undefined;
+  }
   let listed: Set<string> | undefined;
   for (const token of connection.split(',')) {
     const name = token.trim().toLowerCase();
@@ -253,8 +258,19 @@ const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** One RFC 7239 element: `for=…;host=…;proto=…`, IPv6 bracketed and quoted (§6). */
 function forwardedElement(peer: string, host: string | undefined, proto: string): string {
+  if (peer === lastElement.peer && host === lastElement.host && proto === lastElement.proto) return lastElement.value;
   const forNode = isIPv6(peer) ? `"[${peer}]"` : peer;
-  if (host === undefined) return `for=${forNode};proto=${proto}`;
-  const hostValue = token.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`;
-  return `for=${forNode};host=${hostValue};proto=${proto}`;
+  const hostValue = host === undefined ? undefined : token.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`;
+  const value =
+    hostValue === undefined ? `for=${forNode};proto=${proto}` : `for=${forNode};host=${hostValue};proto=${proto}`;
+  lastElement = { peer, host, proto, value };
+  return value;
 }
+
+/** The last element built: consecutive requests mostly come from the same peer for the same host. */
+let lastElement: { peer: string; host: string | undefined; proto: string; value: string } = {
+  peer: '',
+  host: undefined,
+  proto: '',
+  value: '',
+};

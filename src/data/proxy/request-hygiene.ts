@@ -59,7 +59,7 @@ for (const c of "-._~!$&'()*+,;=%:[]") hostChar[c.charCodeAt(0)] = 1;
  * and its pseudo-headers are no tokens.
  */
 export function hygieneProblem(req: IncomingMessage, options: HygieneOptions): HygieneProblem | undefined {
-  if ((req as { stream?: unknown }).stream !== undefined) return undefined;
+  if ((req as { stream?: unknown }).stream !== undefined) return http2Problem(req.rawHeaders, options);
   if (req.httpVersionMajor !== 1) return problems.version;
   const method = req.method ?? '';
   if (method.length === 0 || !isToken(method)) return problems.method;
@@ -194,4 +194,16 @@ function upgradesToH2c(value: string): boolean {
     if ((slash === -1 ? protocol : protocol.slice(0, slash)).trim() === 'h2c') return true;
   }
   return false;
+}
+
+/**
+ * HTTP/2 requests are framed by nghttp2 (no smuggling, no obs-fold), but the underscore rule applies to them too, and
+ * a `host` field may only repeat `:authority` (checked where the headers are copied).
+ */
+function http2Problem(raw: readonly string[], options: HygieneOptions): HygieneProblem | undefined {
+  if (options.allowUnderscoreHeaders) return undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.includes('_')) return problems.underscore;
+  }
+  return undefined;
 }

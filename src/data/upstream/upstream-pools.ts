@@ -54,12 +54,24 @@ function upstreamTlsOptions(service: ServiceSnapshot): Record<string, unknown> {
   const tls = service.upstreamTls;
   if (tls === undefined) return {};
   return {
-    ...(tls.ca === undefined ? {} : { ca: readFileSync(tls.ca) }),
+    ...(tls.ca === undefined ? {} : { ca: readPem(tls.ca) }),
     ...(tls.servername === undefined ? {} : { servername: tls.servername }),
-    ...(tls.cert === undefined ? {} : { cert: readFileSync(tls.cert) }),
-    ...(tls.key === undefined ? {} : { key: readFileSync(tls.key) }),
+    ...(tls.cert === undefined ? {} : { cert: readPem(tls.cert) }),
+    ...(tls.key === undefined ? {} : { key: readPem(tls.key) }),
     rejectUnauthorized: true,
   };
+}
+
+/**
+ * A PEM file's content. The control plane checks the files before it publishes a config; one that vanished since
+ * gives an empty value, so connections to that service fail verification (502) instead of the snapshot failing.
+ */
+function readPem(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch {
+    return Buffer.alloc(0);
+  }
 }
 
 function createPool(service: ServiceSnapshot, endpoint: Endpoint): Pool {
