@@ -1,9 +1,9 @@
+import { pickEndpoint } from './pick-endpoint.js';
 import { hygieneProblem } from './request-hygiene.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors, type ProxyError } from '../../core/errors.js';
-import type { PickContext } from '../balancing/balancer.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from '../runtime.js';
 import { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
 import type { StickyClaim } from './sticky-keys.js';
@@ -56,8 +56,6 @@ const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DE
 
 /** Attempts per request on connect failure: the first endpoint and one other (CONTRACT.md §1). */
 const maxAttempts = 2;
-
-const noExclusions: PickContext = {};
 
 /**
  * Proxies one HTTP request through a listener's runtime: limits, forwarding headers, routing, then an exchange with
@@ -261,20 +259,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     return choice.endpoint;
   }
 
-  #pickContext(): PickContext {
-    const reader = this.#service.hashKey;
-    if (reader === undefined) return this.#tried === undefined ? noExclusions : { exclude: this.#tried };
-    const hashKey = reader(this.#req.rawHeaders, this.#head, this.#path);
-    return {
-      ...(hashKey === undefined ? {} : { hashKey }),
-      ...(this.#tried === undefined ? {} : { exclude: this.#tried }),
-    };
-  }
+  readonly #hashKey = (): string | undefined => this.#service.hashKey?.(this.#req.rawHeaders, this.#head, this.#path);
 
   #dispatch(): void {
     const preferred = this.#tried === undefined ? this.#preferred : undefined;
-    const endpoint = preferred?.endpoint ?? this.#service.balancer.pick(this.#pickContext());
-    const runtime = endpoint === undefined ? undefined : this.#service.endpoints.get(endpoint.id);
+    const runtime = pickEndpoint(this.#service, this.#preferred, this.#tried, this.#hashKey);
     if (runtime === undefined) {
       // After a failed attempt with nobody left to try, the client learns what went wrong with that attempt.
       this.#fail(this.#lastFailure ?? proxyErrors.noEndpoint);

@@ -1,9 +1,9 @@
+import { pickEndpoint } from './pick-endpoint.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
 import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors, type ProxyError } from '../../core/errors.js';
-import type { PickContext } from '../balancing/balancer.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime } from '../runtime.js';
 import type { RequestHead } from './forwarding.js';
 import type { OpenTunnels } from './open-tunnels.js';
@@ -88,19 +88,11 @@ class WebSocketTunnel {
     this.#connect();
   }
 
-  #pickContext(): PickContext {
-    const reader = this.#service.hashKey;
-    const hashKey = reader?.(this.#req.rawHeaders, this.#forwarded, this.#routed.path);
-    return {
-      ...(hashKey === undefined ? {} : { hashKey }),
-      ...(this.#tried === undefined ? {} : { exclude: this.#tried }),
-    };
-  }
-
   #connect(): void {
     const preferred = this.#tried === undefined ? this.#preferred : undefined;
-    const picked = preferred?.endpoint ?? this.#service.balancer.pick(this.#pickContext());
-    const endpoint = picked === undefined ? undefined : this.#service.endpoints.get(picked.id);
+    const endpoint = pickEndpoint(this.#service, this.#preferred, this.#tried, () =>
+      this.#service.hashKey?.(this.#req.rawHeaders, this.#forwarded, this.#routed.path),
+    );
     if (endpoint === undefined) {
       this.#fail(this.#tried === undefined ? proxyErrors.noEndpoint : proxyErrors.connectFailure);
       return;
