@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AdminConfig } from '../config/schema.js';
-import { parseListenAddress } from '../config/address.js';
+import { listenAt } from '../config/address.js';
 import type { Logger } from '../core/log.js';
 import { mutationHandlers, readHandlers, type AdminContext, type ApiCall, type ApiResult } from './admin-api.js';
 import { ApiError, bearerToken, secretMatches, sendApiError, sendJson } from './http-kit.js';
@@ -81,15 +81,7 @@ export class AdminServer {
   }
 
   async listen(): Promise<AddressInfo> {
-    const address = parseListenAddress(this.#config.address);
-    if (address === undefined) throw new Error(`invalid admin address ${this.#config.address}`);
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: address.host === '' ? undefined : address.host, port: address.port }, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenAt(this.#server, this.#config.address);
     const bound = this.address();
     this.#log.info({ address: bound.address, port: bound.port }, 'admin API listening');
     return bound;

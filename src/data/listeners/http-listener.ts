@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { parseListenAddress } from '../../config/address.js';
+import { listenAt, parseListenAddress } from '../../config/address.js';
 import { handleRequest } from '../proxy/http-proxy.js';
 import { OpenTunnels } from '../proxy/open-tunnels.js';
 import { sendProblem } from '../proxy/problem.js';
@@ -86,15 +86,7 @@ export class HttpListener {
   }
 
   async listen(): Promise<AddressInfo> {
-    const address = parseListenAddress(this.#runtime.snapshot.address);
-    if (address === undefined) throw new Error(`invalid listen address ${this.#runtime.snapshot.address}`);
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: address.host === '' ? undefined : address.host, port: address.port }, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenAt(this.#server, this.#runtime.snapshot.address);
     const bound = this.address();
     this.#log.info({ address: bound.address, port: bound.port }, 'listening');
     return bound;

@@ -8,7 +8,7 @@ import {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { parseListenAddress } from '../../config/address.js';
+import { listenAt } from '../../config/address.js';
 import type { Logger } from '../../core/log.js';
 import { handleRequest } from '../proxy/http-proxy.js';
 import type { ListenerRuntime } from '../runtime.js';
@@ -107,15 +107,7 @@ export class HttpsListener {
   async listen(): Promise<AddressInfo> {
     await this.#contexts.load();
     this.#contexts.watch();
-    const address = parseListenAddress(this.#runtime.snapshot.address);
-    if (address === undefined) throw new Error(`invalid listen address ${this.#runtime.snapshot.address}`);
-    await new Promise<void>((resolve, reject) => {
-      this.#tls.once('error', reject);
-      this.#tls.listen({ host: address.host === '' ? undefined : address.host, port: address.port }, () => {
-        this.#tls.off('error', reject);
-        resolve();
-      });
-    });
+    await listenAt(this.#tls, this.#runtime.snapshot.address);
     const bound = this.address();
     this.#log.info({ address: bound.address, port: bound.port, tls: true }, 'listening');
     return bound;
