@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { listenAt, parseListenAddress } from '../../config/address.js';
+import { drainUntil } from './drain.js';
 import { handleRequest } from '../proxy/http-proxy.js';
 import { OpenTunnels } from '../proxy/open-tunnels.js';
 import { sendProblem } from '../proxy/problem.js';
@@ -103,24 +104,16 @@ export class HttpListener {
   async close(deadlineMs: number): Promise<boolean> {
     this.#draining = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    const sweep = setInterval(() => this.#server.closeIdleConnections(), 100);
-    let forced = false;
-    const deadline = new Promise<void>((resolve) =>
-      setTimeout(() => {
-        forced = true;
-        resolve();
-      }, deadlineMs).unref(),
-    );
-    this.#server.closeIdleConnections();
     // Open tunnels are left alone until the deadline (a drain does not cut a WebSocket that is still in use).
-    await Promise.race([Promise.all([closed, this.#tunnels.idle()]), deadline]);
-    clearInterval(sweep);
-    if (forced) {
-      this.#server.closeAllConnections();
-      this.#tunnels.destroyAll();
-      await closed;
-    }
-    return forced;
+    return drainUntil(
+      Promise.all([closed, this.#tunnels.idle()]),
+      deadlineMs,
+      () => this.#server.closeIdleConnections(),
+      () => {
+        this.#server.closeAllConnections();
+        this.#tunnels.destroyAll();
+      },
+    );
   }
 
   /** Serves a connection accepted elsewhere: the TLS listener hands over its HTTP/1.1 connections. */

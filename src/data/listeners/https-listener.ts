@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { listenAt } from '../../config/address.js';
+import { drainUntil } from './drain.js';
 import type { Logger } from '../../core/log.js';
 import { handleRequest } from '../proxy/http-proxy.js';
 import type { ListenerRuntime } from '../runtime.js';
@@ -126,23 +127,15 @@ export class HttpsListener {
     this.#contexts.unwatch();
     const closed = new Promise<void>((resolve) => this.#tls.close(() => resolve()));
     for (const session of this.#sessions) session.close();
-    this.#http1.drainIdle();
-    const sweep = setInterval(() => this.#http1.drainIdle(), 100);
-    let forced = false;
-    const deadline = new Promise<void>((resolve) =>
-      setTimeout(() => {
-        forced = true;
-        resolve();
-      }, deadlineMs).unref(),
+    return drainUntil(
+      closed,
+      deadlineMs,
+      () => this.#http1.drainIdle(),
+      () => {
+        for (const session of this.#sessions) session.destroy();
+        for (const socket of this.#sockets) socket.destroy();
+      },
     );
-    await Promise.race([closed, deadline]);
-    clearInterval(sweep);
-    if (forced) {
-      for (const session of this.#sessions) session.destroy();
-      for (const socket of this.#sockets) socket.destroy();
-      await closed;
-    }
-    return forced;
   }
 
   readonly #onSecureConnection = (socket: TLSSocket): void => {

@@ -1,4 +1,4 @@
-import { pickEndpoint } from './pick-endpoint.js';
+import { pickEndpoint, reportFailure } from './pick-endpoint.js';
 import { hygieneProblem } from './request-hygiene.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -303,7 +303,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (res.destroyed) return false;
     const endpoint = this.#endpoint;
     if (endpoint !== undefined) {
-      if (statusCode >= 502 && statusCode <= 504) this.#reportFailure(endpoint);
+      if (statusCode >= 502 && statusCode <= 504) reportFailure(this.#service, endpoint);
       else endpoint.load.consecutiveErrors = 0;
       if (this.#service.measures !== undefined) this.#measure(endpoint, rawHeaders, this.#service.measures);
     }
@@ -358,7 +358,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#lastFailure = errorFor(code);
     if (endpoint !== undefined) {
       // A request undici refuses to send (an invalid argument) says nothing about the endpoint's health.
-      if (!requestFaultCodes.has(code)) this.#reportFailure(endpoint);
+      if (!requestFaultCodes.has(code)) reportFailure(this.#service, endpoint);
       (this.#tried ??= new Set()).add(endpoint.endpoint.id);
       if (this.#tried.size < maxAttempts && this.#mayRetry(code) && this.#withinBudget(code)) {
         this.#dispatch();
@@ -419,15 +419,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       }
       return;
     }
-  }
-
-  #reportFailure(endpoint: EndpointRuntime): void {
-    endpoint.load.consecutiveErrors++;
-    this.#service.facts.upstreamFailure(
-      this.#service.snapshot.name,
-      endpoint.endpoint.id,
-      endpoint.load.consecutiveErrors,
-    );
   }
 
   #fail(error: ProxyError): void {

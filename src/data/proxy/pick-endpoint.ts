@@ -24,3 +24,12 @@ export function pickEndpoint(
   const picked = service.balancer.pick(ctx);
   return picked === undefined ? undefined : service.endpoints.get(picked.id);
 }
+
+/**
+ * Counts a gateway error against the endpoint and tells the control plane the streak (it decides on ejection), for
+ * requests and tunnels alike.
+ */
+export function reportFailure(service: ServiceRuntime, endpoint: EndpointRuntime): void {
+  endpoint.load.consecutiveErrors++;
+  service.facts.upstreamFailure(service.snapshot.name, endpoint.endpoint.id, endpoint.load.consecutiveErrors);
+}

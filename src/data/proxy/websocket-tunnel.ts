@@ -1,4 +1,4 @@
-import { pickEndpoint } from './pick-endpoint.js';
+import { pickEndpoint, reportFailure } from './pick-endpoint.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
@@ -231,7 +231,7 @@ class WebSocketTunnel {
   #recordOutcome(status: number): void {
     const endpoint = this.#endpoint;
     if (endpoint === undefined) return;
-    if (status >= 502 && status <= 504) this.#reportFailure(endpoint);
+    if (status >= 502 && status <= 504) reportFailure(this.#service, endpoint);
     else endpoint.load.consecutiveErrors = 0;
   }
 
@@ -281,7 +281,7 @@ class WebSocketTunnel {
   #onConnectFailure(): void {
     const endpoint = this.#releaseUpstream();
     if (endpoint === undefined) return;
-    this.#reportFailure(endpoint);
+    reportFailure(this.#service, endpoint);
     (this.#tried ??= new Set()).add(endpoint.endpoint.id);
     if (this.#tried.size < maxAttempts) this.#connect();
     else this.#fail(proxyErrors.connectFailure);
@@ -290,17 +290,8 @@ class WebSocketTunnel {
   /** The request was sent and no usable answer came back: no retry (the instance may have acted on it). */
   #upstreamFailed(error: ProxyError): void {
     const endpoint = this.#releaseUpstream();
-    if (endpoint !== undefined) this.#reportFailure(endpoint);
+    if (endpoint !== undefined) reportFailure(this.#service, endpoint);
     this.#fail(error);
-  }
-
-  #reportFailure(endpoint: EndpointRuntime): void {
-    endpoint.load.consecutiveErrors++;
-    this.#service.facts.upstreamFailure(
-      this.#service.snapshot.name,
-      endpoint.endpoint.id,
-      endpoint.load.consecutiveErrors,
-    );
   }
 
   #fail(error: ProxyError): void {
