@@ -1,50 +1,21 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type { SwitchyardConfigInput } from '../../src/config/schema.js';
-import type { Reply } from './helpers/http.js';
+import { send, type Reply } from './helpers/http.js';
 import { startOrigin, type Origin } from './helpers/origin.js';
 import { rawExchange, runCli, startSwitchyard, statusOf, type TestSwitchyard } from './helpers/switchyard.js';
 
-/**
- * One request with the target sent exactly as written (no URL parsing on the client side, so `..`, `//` and escapes
- * reach the balancer untouched), on a fresh connection.
- */
+/** One request with the target sent exactly as written, on a fresh connection. */
 function call(
   port: number,
   target: string,
   options: { method?: string; headers?: OutgoingHttpHeaders; body?: string } = {},
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path: target,
-        method: options.method ?? 'GET',
-        headers: options.headers,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            rawHeaders: res.rawHeaders,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  return send({ port, path: target }, options);
 }
 
 const listeners = [

@@ -1,4 +1,9 @@
-import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import {
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 
 export interface Reply {
   readonly status: number;
@@ -7,13 +12,18 @@ export interface Reply {
   readonly body: string;
 }
 
-/** One request with node:http (which, unlike fetch, lets a test send hop-by-hop headers); no connection reuse. */
+/**
+ * One request with node:http (which, unlike fetch, lets a test send hop-by-hop headers); no connection reuse. With
+ * `{ port, path }` instead of a URL the target goes out exactly as written (no URL parsing: `..`, `//` and escapes
+ * reach the balancer untouched).
+ */
 export function send(
-  url: string,
+  url: string | { readonly port: number; readonly path: string },
   options: { method?: string; headers?: OutgoingHttpHeaders | string[]; body?: string | Buffer } = {},
 ): Promise<Reply> {
+  const common = { method: options.method ?? 'GET', headers: options.headers, agent: false as const };
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+    const onResponse = (res: IncomingMessage): void => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
@@ -25,7 +35,11 @@ export function send(
           body: Buffer.concat(chunks).toString(),
         }),
       );
-    });
+    };
+    const req =
+      typeof url === 'string'
+        ? httpRequest(url, common, onResponse)
+        : httpRequest({ ...common, host: '127.0.0.1', port: url.port, path: url.path }, onResponse);
     req.on('error', reject);
     req.end(options.body);
   });
