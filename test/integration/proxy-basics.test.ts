@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { send, bodyOf } from './helpers/http.js';
 import { configWith, startOrigin } from './helpers/origin.js';
@@ -136,6 +137,43 @@ test('a chunked request body is re-framed for the instance, not forwarded with t
     body: 'abc'.repeat(1000),
   });
   assert.equal(reply.body, 'abc'.repeat(1000));
+});
+
+test('a chunked upload that waits for the response between chunks still streams once the read-ahead gives up', async (t) => {
+  // The balancer reads a chunked body ahead (to refuse broken framing before the instance sees anything), but only
+  // for a moment: a client that talks back and forth over one request must not deadlock.
+  const origin = await startOrigin('a', (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.flushHeaders();
+    req.on('data', (chunk: Buffer) => res.write(`echo:${chunk.toString()};`));
+    req.on('end', () => res.end('done'));
+  });
+  t.after(() => origin.close());
+  const lb = await startSwitchyard(configWith([origin.url]));
+  t.after(() => lb.close());
+  const started = Date.now();
+  const request = httpRequest(lb.url('/talk'), { method: 'POST', headers: { 'transfer-encoding': 'chunked' } });
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    request.on('response', resolve).on('error', reject);
+    request.write('one');
+  });
+  response.setEncoding('utf8');
+  const received: string[] = [];
+  const nextData = (): Promise<string> =>
+    new Promise((resolve) => response.once('data', (data: string) => resolve(data)));
+  let text = '';
+  while (!text.includes('echo:one;')) text += await nextData();
+  received.push(text);
+  request.write('two');
+  text = '';
+  while (!text.includes('echo:two;')) text += await nextData();
+  received.push(text);
+  request.end();
+  let tail = '';
+  for await (const data of response) tail += String(data);
+  assert.deepEqual(received, ['echo:one;', 'echo:two;']);
+  assert.equal(tail, 'done');
+  assert.ok(Date.now() - started < 10_000, 'the first chunk went on after the read-ahead window, not at the end');
 });
 
 test('hop-by-hop response headers never reach the client; Set-Cookie duplicates survive', async (t) => {

@@ -10,11 +10,12 @@ import type { StickyClaim } from './sticky-keys.js';
 import { issueStickyKey, stickyChoice } from './sticky-choice.js';
 import { forwardRequestHeaders, forwardResponseHeaders, peerAddress, type RequestHead } from './forwarding.js';
 import { sendProblem } from './problem.js';
+import { bufferBody, CHUNKED_PREFETCH_MS, prefetchBody } from './request-body.js';
+import type { Readable } from 'node:stream';
 import type { RoutePolicies } from '../routing/route-policies.js';
 import {
   BodyTooLargeError,
   declaresTooLargeBody,
-  limitedBody,
   routeRequest,
   sendFixedResponse,
   sendRedirect,
@@ -203,6 +204,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #policies: RoutePolicies | undefined;
   /** The request body when it was buffered (small enough to replay); undefined when streamed or absent. */
   #body: Buffer | undefined;
+  /** A chunked body too long or too slow to buffer: what was read ahead, then the rest, already counted. */
+  #stream: Readable | undefined;
   #endpoint: EndpointRuntime | undefined;
   #tried: Set<EndpointId> | undefined;
   /** When the current attempt was sent (epoch ms), for latency-aware balancing. */
@@ -239,11 +242,30 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#service.retryBudget.deposit();
     if (this.#service.sticky !== undefined) this.#preferred = this.#stickyChoice(this.#service.sticky);
     const length = this.#head.contentLength;
-    if (this.#head.hasBody && length !== undefined && length <= this.#service.snapshot.retries.bufferBytes) {
+    const bufferBytes = this.#service.snapshot.retries.bufferBytes;
+    if (this.#head.hasBody && length !== undefined && length <= bufferBytes) {
       bufferBody(this.#req, length, (body) => {
         this.#body = body;
         if (!this.#clientGone) this.#dispatch();
       });
+      return;
+    }
+    if (this.#head.hasBody && length === undefined) {
+      // A chunked body is read ahead so broken framing is refused before the instance sees even the head.
+      prefetchBody(this.#req, bufferBytes, CHUNKED_PREFETCH_MS, this.#policies?.maxBodyBytes).then(
+        (body) => {
+          if ('whole' in body) this.#body = body.whole;
+          else this.#stream = body.stream;
+          if (!this.#clientGone) this.#dispatch();
+        },
+        (error: unknown) => {
+          if (error instanceof BodyTooLargeError && !this.#clientGone) {
+            this.#done = true;
+            sendProblem(this.#res, proxyErrors.payloadTooLarge, this.#head.requestId, { close: true });
+          }
+          // Otherwise the client's framing broke or it left: the listener answers 400 (or nobody is there).
+        },
+      );
       return;
     }
     this.#dispatch();
@@ -276,15 +298,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (preferred !== undefined) runtime.load.stickyRequests++;
     const timeouts = this.#service.snapshot.timeouts;
     const policies = this.#policies;
-    // A chunked body has no declared length to refuse up front: it is counted as it streams (413 when over).
-    const limit = this.#head.contentLength === undefined ? policies?.maxBodyBytes : undefined;
     runtime.pool.dispatch(
       {
         path: this.#path,
         method: this.#req.method as Dispatcher.HttpMethod,
         headers: this.#head.headers,
-        body:
-          this.#body ?? (this.#head.hasBody ? (limit === undefined ? this.#req : limitedBody(this.#req, limit)) : null),
+        body: this.#body ?? this.#stream ?? (this.#head.hasBody ? this.#req : null),
         headersTimeout: policies?.firstByteMs ?? timeouts.firstByteMs,
         bodyTimeout: policies?.bodyIdleMs ?? timeouts.bodyIdleMs,
       },
@@ -445,17 +464,6 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#clientGone = true;
     this.#abort?.(new Error('client closed the connection'));
   };
-}
-
-/** Reads a body of a known, small length into one buffer (so it can be replayed); `done` is not called on abort. */
-function bufferBody(req: IncomingMessage, length: number, done: (body: Buffer) => void): void {
-  const body = Buffer.allocUnsafe(length);
-  let received = 0;
-  req.on('data', (chunk: Buffer) => {
-    // Node's parser enforces Content-Length, so the chunks add up to `length` exactly.
-    received += chunk.copy(body, received);
-  });
-  req.on('end', () => done(received === length ? body : body.subarray(0, received)));
 }
 
 function errorFor(code: string): ProxyError {

@@ -1,5 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import type { ServerResponse } from 'node:http';
 import { normalisePath } from '../../core/request-path.js';
 import type { RoutePolicies } from '../routing/route-policies.js';
 import type { RouteMatch, RouteTable } from '../routing/route-table.js';
@@ -97,23 +96,5 @@ export class BodyTooLargeError extends Error {
   constructor(limit: number) {
     super(`request body over ${limit} bytes`);
     this.name = 'BodyTooLargeError';
-  }
-}
-
-/**
- * The request body for the upstream, counted as it streams: once more than `maxBytes` arrived it fails with
- * `BodyTooLargeError`, which aborts the upstream request (the caller answers 413). Nothing is read before the upstream
- * asks for it, and the request is not destroyed on the way out, so a 413 can still be written to the client.
- */
-export function limitedBody(req: IncomingMessage, maxBytes: number): Readable {
-  return Readable.from(countedChunks(req, maxBytes), { objectMode: false });
-}
-
-async function* countedChunks(req: IncomingMessage, maxBytes: number): AsyncGenerator<Buffer> {
-  let received = 0;
-  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    if (received > maxBytes) throw new BodyTooLargeError(maxBytes);
-    yield chunk;
   }
 }
