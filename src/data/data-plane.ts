@@ -6,8 +6,10 @@ import type { ListenerSnapshot, ServiceSnapshot, Snapshot } from '../core/snapsh
 import { createBalancer } from './balancing/create-balancer.js';
 import { HttpListener } from './listeners/http-listener.js';
 import { HttpsListener } from './listeners/https-listener.js';
+import { TcpListener, type L4ListenerRuntime } from './listeners/tcp-listener.js';
+import { UdpListener } from './listeners/udp-listener.js';
 
-type Listener = HttpListener | HttpsListener;
+type Listener = HttpListener | HttpsListener | TcpListener | UdpListener;
 import { TrustedProxies } from './proxy/forwarding.js';
 import { RouteTable } from './routing/route-table.js';
 import type { Balancer } from './balancing/balancer.js';
@@ -16,6 +18,8 @@ import { StickyKeys } from './proxy/sticky-keys.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from './runtime.js';
 import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
+import type { ListenerTraffic, ListenerTrafficReport, ServedCertificate, TrafficReport } from '../core/traffic.js';
+import { RequestCounters } from './request-counters.js';
 
 /**
  * The data plane: listeners, routing, balancing and upstream pools. It learns everything through `apply(snapshot)`,
@@ -27,6 +31,8 @@ export class DataPlane {
   readonly #listeners = new Map<string, Listener>();
   readonly #pools = new UpstreamPools();
   readonly #gauges = new InFlightGauges();
+  /** Requests by listener, route and service, for metrics; kept across snapshots. */
+  readonly #requests = new RequestCounters();
   readonly #facts: FactSink;
   /** The balancer of each service and what it was built from, so an unchanged service keeps its state. */
   #balancers = new Map<string, { readonly signature: string; readonly balancer: Balancer }>();
@@ -46,9 +52,29 @@ export class DataPlane {
     const opened: Listener[] = [];
     try {
       for (const listener of snapshot.listeners) {
-        const runtime = compileListener(listener, snapshot, services);
+        if (listener.protocol === 'tcp' || listener.protocol === 'tls-passthrough' || listener.protocol === 'udp') {
+          const l4 = compileL4Listener(listener, services);
+          const current = this.#listeners.get(listener.name);
+          if ((current instanceof TcpListener || current instanceof UdpListener) && current.accepts(l4)) {
+            current.update(l4);
+            continue;
+          }
+          const replacement =
+            listener.protocol === 'udp' ? new UdpListener(l4, this.#log) : new TcpListener(l4, this.#log);
+          if (current !== undefined) await current.close(0);
+          await replacement.listen();
+          opened.push(replacement);
+          this.#listeners.set(listener.name, replacement);
+          continue;
+        }
+        const runtime = compileListener(listener, snapshot, services, this.#requests);
         const current = this.#listeners.get(listener.name);
-        if (current?.accepts(runtime) === true) {
+        if (
+          current !== undefined &&
+          !(current instanceof TcpListener) &&
+          !(current instanceof UdpListener) &&
+          current.accepts(runtime)
+        ) {
           current.update(runtime);
           continue;
         }
@@ -99,6 +125,31 @@ export class DataPlane {
   /** Live counters of a service endpoint in this process (for the admin API). */
   counters(service: string, endpoint: string): Readonly<InFlightCounter> {
     return this.#gauges.counter(service, endpoint);
+  }
+
+  /**
+   * What this process counted, as a JSON-serialisable copy (metrics read it at scrape time; with workers, each sends
+   * its own and the primary adds them up): every listener's connections and bytes, requests by listener, route and
+   * service, upstream answers and in-flight requests by endpoint, retries by service.
+   */
+  traffic(): TrafficReport {
+    const listeners: ListenerTrafficReport[] = [];
+    for (const [name, listener] of this.#listeners) {
+      const report = listenerTraffic(name, listener);
+      if (report !== undefined) listeners.push(report);
+    }
+    return { listeners, routes: this.#requests.report(), ...this.#gauges.report() };
+  }
+
+  /** The certificates every TLS-terminating listener serves now (for the expiry metric). */
+  certificates(): ServedCertificate[] {
+    const served: ServedCertificate[] = [];
+    for (const [name, listener] of this.#listeners as ReadonlyMap<string, object>) {
+      if (!('certificates' in listener)) continue;
+      const certificates = listener.certificates as readonly Omit<ServedCertificate, 'listener'>[];
+      for (const c of certificates) served.push({ listener: name, file: c.file, names: c.names, notAfter: c.notAfter });
+    }
+    return served;
   }
 
   #compileSticky(service: ServiceSnapshot, eligible: readonly Endpoint[], keys: StickyKeys): StickyRuntime {
@@ -157,6 +208,7 @@ export class DataPlane {
         balancer,
         endpoints,
         retryBudget: this.#gauges.retryBudget(service.name),
+        counters: this.#gauges.serviceCounters(service.name),
         ...(service.algorithm === 'consistent-hash' ? { hashKey: hashKeyReader(service.balancing.hashKey) } : {}),
         ...(service.algorithm === 'peak-ewma' ? { measures: 'latency' as const } : {}),
         ...(service.algorithm === 'least-load' ? { measures: 'load' as const } : {}),
@@ -180,17 +232,50 @@ function eligibleEndpoints(service: ServiceSnapshot): Endpoint[] {
   );
 }
 
+/**
+ * The connection counters of a listener that keeps them (a structural check: every listener class has a public
+ * `traffic` and, for the protocol label, `protocol`), with its name.
+ */
+function listenerTraffic(name: string, listener: object): ListenerTrafficReport | undefined {
+  if (!('traffic' in listener)) return undefined;
+  const traffic = listener.traffic as ListenerTraffic;
+  const protocol = 'protocol' in listener && typeof listener.protocol === 'string' ? listener.protocol : 'unknown';
+  return {
+    listener: name,
+    protocol,
+    open: traffic.open,
+    accepted: traffic.accepted,
+    bytesIn: traffic.bytesIn,
+    bytesOut: traffic.bytesOut,
+  };
+}
+
 function compileListener(
   listener: ListenerSnapshot,
   snapshot: Snapshot,
   services: ReadonlyMap<string, ServiceRuntime>,
+  requests: RequestCounters,
 ): ListenerRuntime {
   const routes = snapshot.routes.filter((route) => route.listeners?.includes(listener.name) ?? true);
+  const table = new RouteTable(routes);
   return {
     snapshot: listener,
     proto: listener.protocol === 'https' ? 'https' : 'http',
-    routes: new RouteTable(routes),
+    routes: table,
+    requests: requests.forTable(listener.name, table),
     trusted: new TrustedProxies(listener.trustedProxies),
     services,
+  };
+}
+
+function compileL4Listener(
+  listener: ListenerSnapshot,
+  services: ReadonlyMap<string, ServiceRuntime>,
+): L4ListenerRuntime {
+  const peers = listener.acceptProxyProtocol;
+  return {
+    snapshot: listener,
+    services,
+    proxyPeers: peers === undefined || peers.length === 0 ? undefined : new TrustedProxies(peers),
   };
 }
