@@ -26,10 +26,19 @@ export const cidr = z.string().refine((text) => {
   return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
 }, 'expected an IP address or CIDR such as 10.0.0.0/8 or ::1');
 
+/**
+ * An endpoint's address as a URL origin: `http://` or `https://` (re-encrypted) for HTTP services; `tcp://host:port`
+ * or `udp://host:port` for endpoints only L4 listeners use (any scheme gives L4 listeners the host and port).
+ */
 export const endpointUrl = z
-  .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+  .url({ protocol: /^(https?|tcp|udp)$/, error: 'expected an http://, https://, tcp:// or udp:// URL' })
   .refine((text) => {
     if (!URL.canParse(text)) return true; // z.url() already reported it
     const url = new URL(text);
     return (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '' && url.username === '';
-  }, 'an endpoint URL is an origin only (scheme, host, port): no path, query or credentials');
+  }, 'an endpoint URL is an origin only (scheme, host, port): no path, query or credentials')
+  .refine((text) => {
+    if (!URL.canParse(text)) return true;
+    const url = new URL(text);
+    return (url.protocol !== 'tcp:' && url.protocol !== 'udp:') || url.port !== '';
+  }, 'a tcp:// or udp:// endpoint needs a port');

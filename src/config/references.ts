@@ -24,32 +24,52 @@ export function referenceIssues(config: unknown): Issue[] {
   ) as Record<string, unknown>;
   const hasService = (service: unknown): boolean => typeof service !== 'string' || Object.hasOwn(services, service);
   const listenerNames = new Set<string>();
+  /** L4 listeners: HTTP routes cannot attach to them. */
+  const l4Listeners = new Set<string>();
   const addresses = new Map<string, number>();
-  const ports = new Map<number, number>();
+  const ports = new Map<string, number>();
   records(root['listeners']).forEach((listener, i) => {
     const listenerName = text(listener['name']);
     if (listenerName !== undefined && listenerNames.has(listenerName)) {
       issues.push({ path: ['listeners', i, 'name'], message: `duplicate listener "${listenerName}"` });
     }
     if (listenerName !== undefined) listenerNames.add(listenerName);
-    const address = parseListenAddress(text(listener['address']) ?? '');
+    const protocol = text(listener['protocol']);
+    const l4 = protocol === 'tcp' || protocol === 'tls-passthrough' || protocol === 'udp';
+    if (listenerName !== undefined && l4) l4Listeners.add(listenerName);
+    // UDP and TCP ports are separate spaces: a udp listener may share a port number with a TCP-based one.
+    const transport = protocol === 'udp' ? 'udp' : 'tcp';
+    const parsed = parseListenAddress(text(listener['address']) ?? '');
+    const address = parsed === undefined ? undefined : { host: `${transport}/${parsed.host}`, port: parsed.port };
     if (address !== undefined && address.port !== 0) {
       // A wildcard host (":80", "0.0.0.0:80", "[::]:80") takes the port on every address: it clashes with any host.
-      const wildcard = address.host === '' || address.host === '0.0.0.0' || address.host === '::';
+      const host = parsed!.host;
+      const wildcard = host === '' || host === '0.0.0.0' || host === '::';
       const exact = `${address.host}:${address.port}`;
-      const other = wildcard ? ports.get(address.port) : (addresses.get(exact) ?? addresses.get(`*:${address.port}`));
+      const portKey = `${transport}/${address.port}`;
+      const other = wildcard
+        ? ports.get(portKey)
+        : (addresses.get(exact) ?? addresses.get(`${transport}/*:${address.port}`));
       if (other !== undefined) {
         issues.push({
           path: ['listeners', i, 'address'],
           message: `port ${address.port} is already used by listeners.${other}`,
         });
       }
-      addresses.set(wildcard ? `*:${address.port}` : exact, i);
-      if (!ports.has(address.port)) ports.set(address.port, i);
+      addresses.set(wildcard ? `${transport}/*:${address.port}` : exact, i);
+      if (!ports.has(portKey)) ports.set(portKey, i);
     }
     if (!hasService(listener['service'])) {
       issues.push({ path: ['listeners', i, 'service'], message: `unknown service "${text(listener['service'])}"` });
     }
+    records(listener['routes']).forEach((route, j) => {
+      if (!hasService(route['service'])) {
+        issues.push({
+          path: ['listeners', i, 'routes', j, 'service'],
+          message: `unknown service "${text(route['service'])}"`,
+        });
+      }
+    });
   });
   const routeNames = new Set<string>();
   records(root['routes']).forEach((route, i) => {
@@ -64,6 +84,11 @@ export function referenceIssues(config: unknown): Issue[] {
     (Array.isArray(route['listeners']) ? (route['listeners'] as unknown[]) : []).forEach((listener, j) => {
       if (typeof listener === 'string' && !listenerNames.has(listener)) {
         issues.push({ path: ['routes', i, 'listeners', j], message: `unknown listener "${listener}"` });
+      } else if (typeof listener === 'string' && l4Listeners.has(listener)) {
+        issues.push({
+          path: ['routes', i, 'listeners', j],
+          message: `"${listener}" is an L4 listener: HTTP routes attach to http/https listeners only`,
+        });
       }
     });
   });

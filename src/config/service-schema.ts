@@ -229,6 +229,12 @@ export const serviceSchema = z.strictObject({
   timeouts: serviceTimeouts.prefault({}),
   /** Most connections Switchyard opens to one endpoint. */
   maxConnectionsPerEndpoint: z.number().int().min(1).max(65_536).default(1024),
+  /**
+   * L4 listeners (`tcp`, `tls-passthrough`) send this PROXY protocol header first on each connection to an endpoint,
+   * so the instance learns the real client address (docs/l4.md). Off by default: an instance that does not expect
+   * the header would take it for data.
+   */
+  proxyProtocol: z.enum(['v1', 'v2']).optional(),
   /** Endpoints found in DNS, beside the static and registered ones. */
   dns: dnsDiscovery.optional(),
   healthCheck: healthCheckSchema.optional(),

@@ -48,6 +48,7 @@ export function buildSnapshot(
       panic: service.panicMode && healthy.length === 0 && sick.length > 0,
       timeouts: service.timeouts,
       maxConnectionsPerEndpoint: service.maxConnectionsPerEndpoint,
+      ...(service.proxyProtocol === undefined ? {} : { proxyProtocol: service.proxyProtocol }),
       retries: service.retries,
     };
   }
@@ -88,7 +89,8 @@ export function routesOf(config: SwitchyardConfig): RouteSnapshot[] {
     websocket: route.websocket,
   }));
   for (const listener of config.listeners) {
-    if (listener.service === undefined) continue;
+    // An L4 listener's `service` is where its connections go, not an HTTP route.
+    if (listener.service === undefined || (listener.protocol !== 'http' && listener.protocol !== 'https')) continue;
     routes.push({
       name: `${listener.name}.default`,
       listeners: [listener.name],

@@ -29,6 +29,15 @@ export interface Endpoint {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
+/**
+ * The canonical form of an endpoint URL: `scheme://host:port` (default port left out for http/https). `URL.origin`
+ * is "null" for the non-special `tcp:` and `udp:` schemes, so those are rebuilt by hand.
+ */
+export function endpointOrigin(url: URL): string {
+  if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+  return `${url.protocol}//${url.host.toLowerCase()}`;
+}
+
 /** The default endpoint id for a URL: `host:port` with the scheme's default port filled in. */
 export function endpointIdOf(url: URL): EndpointId {
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');

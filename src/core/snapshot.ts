@@ -135,5 +135,7 @@ export interface ServiceSnapshot {
   readonly panic: boolean;
   readonly timeouts: ServiceConfig['timeouts'];
   readonly maxConnectionsPerEndpoint: number;
+  /** L4 listeners send this PROXY protocol header to endpoints first. */
+  readonly proxyProtocol?: 'v1' | 'v2';
   readonly retries: RetryConfig;
 }

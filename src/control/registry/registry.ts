@@ -1,5 +1,5 @@
 import type { ServiceConfig, SwitchyardConfig } from '../../config/schema.js';
-import { endpointIdOf, type AdminState, type EndpointId } from '../../core/endpoint.js';
+import { endpointOrigin, endpointIdOf, type AdminState, type EndpointId } from '../../core/endpoint.js';
 import type { DiscoveredEndpoint } from './dns-discovery.js';
 import { registryKey, type Override, type Registration, type RegistryStore } from './registry-store.js';
 
@@ -121,7 +121,7 @@ export class Registry {
       add({
         service,
         id,
-        url: url.origin,
+        url: endpointOrigin(url),
         weight: endpoint.weight,
         state: 'ready',
         source: 'config',
@@ -160,7 +160,7 @@ export class Registry {
     const registration: Registration = {
       service,
       id,
-      url: url.origin,
+      url: endpointOrigin(url),
       weight: input.weight ?? existing?.weight ?? 1,
       state: existing?.state ?? 'ready',
       registeredAt: existing?.registeredAt ?? now,

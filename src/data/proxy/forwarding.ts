@@ -30,6 +30,25 @@ export class TrustedProxies {
   }
 }
 
+/**
+ * The client address a PROXY protocol header gave a connection, keyed by the raw socket. HTTP requests find it through
+ * `clientAddressOf` (their socket is the raw one, a TLS socket over it, or an HTTP/2 session's socket proxy).
+ */
+export const proxiedClients = new WeakMap<object, string>();
+
+/**
+ * The client's address for a request or upgrade arriving on `socket`: the one a trusted PROXY header carried, else
+ * the peer's (IPv4-mapped IPv6 turned back into IPv4).
+ */
+export function clientAddressOf(socket: {
+  readonly remoteAddress?: string | undefined;
+  readonly _parent?: unknown;
+}): string {
+  const proxied =
+    proxiedClients.get(socket) ?? (socket._parent == null ? undefined : proxiedClients.get(socket._parent));
+  return proxied ?? peerAddress(socket.remoteAddress);
+}
+
 /** The socket's remote address with IPv4-mapped IPv6 (`::ffff:1.2.3.4`) turned back into IPv4. */
 export function peerAddress(remote: string | undefined): string {
   if (remote === undefined) return '';

@@ -2,7 +2,7 @@ import { hygieneProblem } from './request-hygiene.js';
 import type { IncomingMessage } from 'node:http';
 import { proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { ListenerRuntime, ServiceRuntime } from '../runtime.js';
-import { forwardRequestHeaders, peerAddress, type RequestHead } from './forwarding.js';
+import { forwardRequestHeaders, clientAddressOf, type RequestHead } from './forwarding.js';
 import { routeRequest } from './route-actions.js';
 
 /** Where an accepted upgrade goes, and what the upstream is sent. */
@@ -39,7 +39,7 @@ export function routeUpgrade(req: IncomingMessage, listener: ListenerRuntime): R
   if (hygiene !== undefined) return { error: hygiene.error, requestId: undefined, detail: hygiene.detail };
   const forwarded = forwardRequestHeaders(
     req.rawHeaders,
-    peerAddress(req.socket.remoteAddress),
+    clientAddressOf(req.socket),
     listener.proto,
     listener.trusted,
   );

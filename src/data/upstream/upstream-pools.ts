@@ -75,7 +75,10 @@ function readPem(file: string): Buffer {
 }
 
 function createPool(service: ServiceSnapshot, endpoint: Endpoint): Pool {
-  const pool = new Pool(endpoint.url, {
+  // A tcp:// or udp:// endpoint is for L4 listeners; its pool (idle, connecting only if an HTTP route used it) talks
+  // plain HTTP to the same address rather than failing the whole snapshot.
+  const origin = /^(tcp|udp):/.test(endpoint.url) ? endpoint.url.replace(/^(tcp|udp):/, 'http:') : endpoint.url;
+  const pool = new Pool(origin, {
     connections: service.maxConnectionsPerEndpoint,
     pipelining: 1,
     connect: {
