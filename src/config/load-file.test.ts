@@ -48,7 +48,7 @@ services:
     'sy.yaml:4:30 routes.0.match.path.prefix: a path prefix starts with "/"',
     'sy.yaml:5:14 routes.0.service: unknown service "missing"',
     'sy.yaml:8:16 services.api.algorithm: Invalid option: expected one of "round-robin"|"weighted-round-robin"|"random"|"least-connections"|"power-of-two"|"peak-ewma"|"consistent-hash"|"least-load"',
-    'sy.yaml:10:14 services.api.endpoints.0.url: expected an http:// or https:// URL',
+    'sy.yaml:10:14 services.api.endpoints.0.url: expected an http://, https://, tcp:// or udp:// URL',
     'sy.yaml:12:17 services.api.endpoints.1.weight: Too small: expected number to be >=0',
   ]);
 });
