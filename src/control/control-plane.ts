@@ -6,7 +6,7 @@ import type { EndpointId, Health } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
 import type { Logger } from '../core/log.js';
 import type { Snapshot } from '../core/snapshot.js';
-import { HealthMonitor, type HealthStatus } from './health/health-monitor.js';
+import { HealthMonitor, type CheckCounts, type HealthStatus } from './health/health-monitor.js';
 import { OutlierDetector } from './health/outlier-detector.js';
 import { DnsDiscovery } from './registry/dns-discovery.js';
 import { Registry, type EndpointRecord } from './registry/registry.js';
@@ -140,6 +140,11 @@ export class ControlPlane implements FactSink {
     if (config === undefined) return;
     const ids = this.registry.endpoints(service).map((record) => record.id);
     this.#outliers.report(service, endpoint, consecutiveErrors, config.outlierDetection, ids);
+  }
+
+  /** How many active health checks of each endpoint passed and failed (for metrics). */
+  healthCheckCounts(): CheckCounts[] {
+    return this.#health.checkCounts();
   }
 
   /** Every endpoint of a service with its health and effective weight (for the admin API). */

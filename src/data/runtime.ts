@@ -10,6 +10,8 @@ import type { TrustedProxies } from './proxy/forwarding.js';
 import type { RouteTable } from './routing/route-table.js';
 import type { RetryBudget } from './proxy/retry-budget.js';
 import type { InFlightCounter } from './upstream/in-flight.js';
+import type { RouteCounters } from './request-counters.js';
+import type { ServiceTraffic } from '../core/traffic.js';
 
 /**
  * What the data plane compiled from one snapshot: everything a request needs, precomputed at `apply()` time.
@@ -26,6 +28,8 @@ export interface ServiceRuntime {
   readonly balancer: Balancer;
   readonly endpoints: ReadonlyMap<EndpointId, EndpointRuntime>;
   readonly retryBudget: RetryBudget;
+  /** The service's retry count (for metrics), kept across snapshots. */
+  readonly counters: ServiceTraffic;
   /** Where gateway errors are reported (the control plane decides on ejection). */
   readonly facts: FactSink;
   readonly sticky?: StickyRuntime;
@@ -52,4 +56,6 @@ export interface ListenerRuntime {
   readonly routes: RouteTable;
   readonly trusted: TrustedProxies;
   readonly services: ReadonlyMap<string, ServiceRuntime>;
+  /** Request counters of this listener's routes (for metrics), by route rank. */
+  readonly requests: RouteCounters;
 }

@@ -54,6 +54,14 @@ interface Checked {
 
 const unknown: HealthStatus = { health: 'unknown', passes: 0, failures: 0 };
 
+/** How many checks of one endpoint passed and failed since it was first checked (for metrics). */
+export interface CheckCounts {
+  readonly service: string;
+  readonly endpoint: string;
+  passed: number;
+  failed: number;
+}
+
 /**
  * Runs the active health checks of every target and keeps their rise/fall state.
  *
@@ -70,6 +78,8 @@ export class HealthMonitor {
   readonly #random: () => number;
   readonly #probeFor: (check: HealthCheckConfig) => Probe;
   readonly #checked = new Map<string, Checked>();
+  /** Kept apart from `#checked` so that a check restarted by a config change keeps counting from where it was. */
+  readonly #counts = new Map<string, CheckCounts>();
   #closed = false;
 
   constructor(options: HealthMonitorOptions) {
@@ -96,6 +106,7 @@ export class HealthMonitor {
       }
       this.#stop(checked);
       this.#checked.delete(key);
+      if (target === undefined) this.#counts.delete(key);
     }
     for (const [key, target] of wanted) {
       if (this.#checked.has(key)) continue;
@@ -107,6 +118,11 @@ export class HealthMonitor {
   /** The state of one endpoint, or undefined when it is not checked. */
   status(service: string, endpointId: string): HealthStatus | undefined {
     return this.#checked.get(keyOf(service, endpointId))?.status;
+  }
+
+  /** A copy of the pass and fail counts of every checked endpoint. */
+  checkCounts(): CheckCounts[] {
+    return [...this.#counts.values()].map((counts) => ({ ...counts }));
   }
 
   /** Stops every timer and aborts the checks in flight; no `onChange` follows. */
@@ -198,9 +214,21 @@ export class HealthMonitor {
     const health = nextHealth(previous.health, passes, failures, rise, fall);
     const lastCheck = { at, ok: result.ok, detail: result.detail, durationMs: Math.max(0, this.#now() - at) };
     checked.status = { health, lastCheck, passes, failures };
+    this.#count(checked.target, result.ok);
     // Scheduled before anyone hears of a flip, so an `onChange` that calls `sync` or `close` sees a settled state.
     this.#schedule(checked);
     if (health !== previous.health) this.#announce(checked, previous.health, result.detail);
+  }
+
+  #count(target: HealthTarget, ok: boolean): void {
+    const key = keyOf(target.service, target.endpoint.id);
+    let counts = this.#counts.get(key);
+    if (counts === undefined) {
+      counts = { service: target.service, endpoint: target.endpoint.id, passed: 0, failed: 0 };
+      this.#counts.set(key, counts);
+    }
+    if (ok) counts.passed++;
+    else counts.failed++;
   }
 
   #schedule(checked: Checked): void {

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import type { ListenerTraffic } from '../../core/traffic.js';
 import { listenAt, parseListenAddress } from '../../config/address.js';
 import { drainUntil } from './drain.js';
 import { handleRequest } from '../proxy/http-proxy.js';
@@ -23,6 +24,11 @@ export class HttpListener {
   #draining = false;
   /** Upgraded connections (WebSocket tunnels): Node's server no longer tracks them, so the listener does. */
   readonly #tunnels = new OpenTunnels();
+  /** Open client connections, and what those already closed exchanged (for `traffic`). */
+  readonly #sockets = new Set<Socket>();
+  #accepted = 0;
+  #closedBytesIn = 0;
+  #closedBytesOut = 0;
 
   constructor(runtime: ListenerRuntime, log: Logger) {
     this.#runtime = runtime;
@@ -48,6 +54,7 @@ export class HttpListener {
       writeClientError(Object.assign(new Error('CONNECT'), { code: 'CONNECT' }), socket),
     );
     this.#server.on('upgrade', this.#onUpgrade);
+    this.#server.on('connection', this.#onConnection);
     // Node answers `Expect: 100-continue` itself; any other expectation is refused (RFC 9110 §10.1.1).
     this.#server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) =>
       sendProblem(res, proxyErrors.expectationFailed, undefined, { close: true }),
@@ -58,6 +65,25 @@ export class HttpListener {
   /** The listener's name (as in the configuration). */
   get name(): string {
     return this.#runtime.snapshot.name;
+  }
+
+  /** The configured protocol (the `protocol` label of the connection metrics). */
+  get protocol(): string {
+    return this.#runtime.snapshot.protocol;
+  }
+
+  /**
+   * Client connections now and since the start, and the bytes they carried: those of closed connections plus what
+   * the open ones (keep-alive, WebSocket tunnels) have read and written so far, so the totals grow smoothly.
+   */
+  get traffic(): ListenerTraffic {
+    let bytesIn = this.#closedBytesIn;
+    let bytesOut = this.#closedBytesOut;
+    for (const socket of this.#sockets) {
+      bytesIn += socket.bytesRead;
+      bytesOut += socket.bytesWritten;
+    }
+    return { open: this.#sockets.size, accepted: this.#accepted, bytesIn, bytesOut };
   }
 
   /** True when this listener can take `next` without new sockets or server options. */
@@ -126,6 +152,16 @@ export class HttpListener {
     this.#draining = true;
     this.#server.closeIdleConnections();
   }
+
+  readonly #onConnection = (socket: Socket): void => {
+    this.#accepted++;
+    this.#sockets.add(socket);
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      this.#closedBytesIn += socket.bytesRead;
+      this.#closedBytesOut += socket.bytesWritten;
+    });
+  };
 
   /** An upgrade request: proxied as a tunnel on a route that allows WebSocket, refused elsewhere. */
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {

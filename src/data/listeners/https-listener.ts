@@ -6,11 +6,12 @@ import {
   type ServerHttp2Session,
 } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { listenAt } from '../../config/address.js';
 import { drainUntil } from './drain.js';
 import type { Logger } from '../../core/log.js';
+import type { ListenerTraffic } from '../../core/traffic.js';
 import { handleRequest } from '../proxy/http-proxy.js';
 import type { ListenerRuntime } from '../runtime.js';
 import { HttpListener } from './http-listener.js';
@@ -30,6 +31,11 @@ export class HttpsListener {
   readonly #contexts: TlsContexts;
   readonly #sockets = new Set<TLSSocket>();
   readonly #sessions = new Set<ServerHttp2Session>();
+  /** Open TCP connections (handshakes included), and what those already closed exchanged (for `traffic`). */
+  readonly #connections = new Set<Socket>();
+  #accepted = 0;
+  #closedBytesIn = 0;
+  #closedBytesOut = 0;
   #runtime: ListenerRuntime;
   #draining = false;
 
@@ -69,11 +75,32 @@ export class HttpsListener {
       this.#onSecureConnection,
     );
     this.#tls.on('tlsClientError', (_error, socket) => socket.destroy());
+    this.#tls.on('connection', this.#onConnection);
     this.#tls.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
   }
 
   get name(): string {
     return this.#runtime.snapshot.name;
+  }
+
+  /** The configured protocol (the `protocol` label of the connection metrics). */
+  get protocol(): string {
+    return this.#runtime.snapshot.protocol;
+  }
+
+  /**
+   * Client connections now and since the start (counted at TCP accept, so a connection in its handshake is open too;
+   * an HTTP/2 session is one connection), and the bytes on the wire, TLS records included: those of closed
+   * connections plus what the open ones have carried so far.
+   */
+  get traffic(): ListenerTraffic {
+    let bytesIn = this.#closedBytesIn;
+    let bytesOut = this.#closedBytesOut;
+    for (const socket of this.#connections) {
+      bytesIn += socket.bytesRead;
+      bytesOut += socket.bytesWritten;
+    }
+    return { open: this.#connections.size, accepted: this.#accepted, bytesIn, bytesOut };
   }
 
   /** The certificates in force (for the admin API). */
@@ -137,6 +164,16 @@ export class HttpsListener {
       },
     );
   }
+
+  readonly #onConnection = (socket: Socket): void => {
+    this.#accepted++;
+    this.#connections.add(socket);
+    socket.once('close', () => {
+      this.#connections.delete(socket);
+      this.#closedBytesIn += socket.bytesRead;
+      this.#closedBytesOut += socket.bytesWritten;
+    });
+  };
 
   readonly #onSecureConnection = (socket: TLSSocket): void => {
     this.#sockets.add(socket);

@@ -79,8 +79,11 @@ export class TlsContexts {
       const names = entry.serverNames ?? namesOf(x509);
       const notAfter = Date.parse(x509.validTo);
       certificates.push({ file: entry.cert, names, notAfter });
-      if (notAfter - Date.now() < expiryWarningMs) {
-        this.#log.warn({ file: entry.cert, notAfter: new Date(notAfter).toISOString() }, 'certificate expires soon');
+      const leftMs = notAfter - Date.now();
+      if (leftMs < expiryWarningMs) {
+        const details = { file: entry.cert, names, notAfter: new Date(notAfter).toISOString() };
+        if (leftMs <= 0) this.#log.warn(details, 'certificate has expired');
+        else this.#log.warn({ ...details, daysLeft: Math.floor(leftMs / 86_400_000) }, 'certificate expires soon');
       }
       contexts.push({ context, names, options });
     }

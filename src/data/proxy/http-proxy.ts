@@ -13,6 +13,8 @@ import { sendProblem } from './problem.js';
 import { bufferBody, CHUNKED_PREFETCH_MS, prefetchBody } from './request-body.js';
 import type { Readable } from 'node:stream';
 import type { RoutePolicies } from '../routing/route-policies.js';
+import { RequestRecord } from '../request-counters.js';
+import { codeClassIndex } from '../../core/traffic.js';
 import {
   BodyTooLargeError,
   declaresTooLargeBody,
@@ -63,6 +65,8 @@ const maxAttempts = 2;
  * an upstream endpoint. Every outcome ends in a response or a closed connection; nothing is thrown.
  */
 export function handleRequest(req: IncomingMessage, res: ServerResponse, listener: ListenerRuntime): void {
+  // Counted as unrouted until a route takes it, whatever the outcome (a 4xx before routing included).
+  const record = new RequestRecord(res, listener.requests.unrouted);
   const limits = listener.snapshot.limits;
   const target = req.url ?? '/';
   if (target.length > limits.targetBytes) {
@@ -112,7 +116,7 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, listene
     res.end();
     return;
   }
-  routeAndForward(req, res, listener, head, path);
+  routeAndForward(req, res, listener, head, path, record);
 }
 
 /**
@@ -125,6 +129,7 @@ function routeAndForward(
   listener: ListenerRuntime,
   head: RequestHead,
   target: string,
+  record: RequestRecord,
 ): void {
   const { requestId } = head;
   const decision = routeRequest(listener.routes, {
@@ -140,6 +145,7 @@ function routeAndForward(
     return;
   }
   const { route, path, query } = decision;
+  record.counters = listener.requests.byRank[route.rank] ?? record.counters;
   const policies = route.policies;
   if (declaresTooLargeBody(head.contentLength, policies)) {
     sendProblem(res, proxyErrors.payloadTooLarge, requestId, { close: true });
@@ -215,6 +221,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   /** The valid stickiness key the client presented. */
   #claim: StickyClaim | undefined;
   #lastFailure: ProxyError | undefined;
+  /** The current attempt got a response head (else it counts as an upstream answer of class `none`). */
+  #answered = false;
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
   #awaitingDrain = false;
@@ -292,6 +300,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#endpoint = runtime;
+    this.#answered = false;
+    if (this.#tried !== undefined) this.#service.counters.retries++;
     if (this.#service.measures !== undefined) this.#sentAt = Date.now();
     runtime.load.inFlight++;
     runtime.load.requests++;
@@ -318,6 +328,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // informational (103): the final response follows
+    if (this.#endpoint !== undefined) this.#endpoint.load.responses[codeClassIndex(statusCode)]!++;
+    this.#answered = true;
     const res = this.#res;
     if (res.destroyed) return false;
     const endpoint = this.#endpoint;
@@ -449,6 +461,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const endpoint = this.#endpoint;
     if (endpoint !== undefined) {
       endpoint.load.inFlight--;
+      if (!this.#answered) endpoint.load.responses[0]!++;
       this.#endpoint = undefined;
     }
     return endpoint;

@@ -3,6 +3,7 @@ import type { BalancingConfig } from '../../core/snapshot.js';
 import type { LoadGauge } from '../balancing/balancer.js';
 import type { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
 import { RetryBudget } from '../proxy/retry-budget.js';
+import { emptyCodeCounts, type EndpointTraffic, type ServiceTraffic } from '../../core/traffic.js';
 
 /** Live counters of one endpoint in this process; the same object survives snapshot swaps. */
 export interface InFlightCounter {
@@ -13,6 +14,8 @@ export interface InFlightCounter {
   /** Requests sent to the endpoint, and how many of them because a stickiness key or hash chose it. */
   requests: number;
   stickyRequests: number;
+  /** Upstream answers by `codeClasses` index (index 0: the attempt got no response head), for metrics. */
+  readonly responses: number[];
   /** Peak-EWMA of response times (for `peak-ewma`), created on the first response measured. */
   latency?: PeakEwmaEstimator;
   /** The load the instance last reported (heartbeat or `X-Load`), and when (epoch ms). */
@@ -27,13 +30,14 @@ export interface InFlightCounter {
 export class InFlightGauges {
   #counters = new Map<string, InFlightCounter>();
   #budgets = new Map<string, RetryBudget>();
+  #services = new Map<string, ServiceTraffic>();
 
   /** The counter for an endpoint of a service, created at zero on first use. */
   counter(service: string, id: EndpointId): InFlightCounter {
     const key = `${service}\u0000${id}`;
     let counter = this.#counters.get(key);
     if (counter === undefined) {
-      counter = { inFlight: 0, consecutiveErrors: 0, requests: 0, stickyRequests: 0 };
+      counter = { inFlight: 0, consecutiveErrors: 0, requests: 0, stickyRequests: 0, responses: emptyCodeCounts() };
       this.#counters.set(key, counter);
     }
     return counter;
@@ -47,6 +51,31 @@ export class InFlightGauges {
       this.#budgets.set(service, budget);
     }
     return budget;
+  }
+
+  /** The counters of a service (retries), kept across snapshots. */
+  serviceCounters(service: string): ServiceTraffic {
+    let counters = this.#services.get(service);
+    if (counters === undefined) {
+      counters = { service, retries: 0 };
+      this.#services.set(service, counters);
+    }
+    return counters;
+  }
+
+  /** A copy of every endpoint's in-flight count and answers, and every service's retries (for metrics). */
+  report(): { endpoints: EndpointTraffic[]; services: ServiceTraffic[] } {
+    const endpoints: EndpointTraffic[] = [];
+    for (const [key, counter] of this.#counters) {
+      const split = key.indexOf('\u0000');
+      endpoints.push({
+        service: key.slice(0, split),
+        endpoint: key.slice(split + 1),
+        inFlight: counter.inFlight,
+        codes: [...counter.responses],
+      });
+    }
+    return { endpoints, services: [...this.#services.values()].map((s) => ({ ...s })) };
   }
 
   /** Forgets counters of endpoints no longer present once their requests are done. */
