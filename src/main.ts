@@ -9,6 +9,8 @@ import type { RegistryStore } from './control/registry/registry-store.js';
 import { SwitchyardError } from './core/errors.js';
 import { silentLogger, type Logger } from './core/log.js';
 import { DataPlane } from './data/data-plane.js';
+import { SwitchyardMetrics } from './observability/metrics.js';
+import { packageVersion } from './cli/version.js';
 
 /** Options of `createSwitchyard` beyond the configuration itself. */
 export interface SwitchyardOptions {
@@ -67,11 +69,33 @@ export async function createSwitchyard(
   });
   facts.control = control;
   let admin: AdminServer | undefined;
-  const reload = async (): Promise<number> => {
-    if (options.reload === undefined) throw new SwitchyardError('Switchyard was started without a configuration file');
-    await control.setConfig(validate(await options.reload()));
-    return control.snapshot?.version ?? 0;
+  /** Configuration changes on the running balancer, for `switchyard_config_reloads_total`. */
+  const reloads = { success: 0, failure: 0 };
+  const counted = async <T>(change: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await change();
+      reloads.success++;
+      return result;
+    } catch (error) {
+      reloads.failure++;
+      throw error;
+    }
   };
+  const reload = (): Promise<number> =>
+    counted(async () => {
+      if (options.reload === undefined)
+        throw new SwitchyardError('Switchyard was started without a configuration file');
+      await control.setConfig(validate(await options.reload()));
+      return control.snapshot?.version ?? 0;
+    });
+  const metrics = new SwitchyardMetrics({
+    traffic: () => dataPlane.traffic(),
+    certificates: () => dataPlane.certificates(),
+    snapshot: () => control.snapshot,
+    healthChecks: () => control.healthCheckCounts(),
+    reloads: () => ({ ...reloads }),
+    version: packageVersion(),
+  });
   try {
     await control.start(config);
     if (config.admin.enabled) {
@@ -79,6 +103,7 @@ export async function createSwitchyard(
         control,
         startedAt,
         counters: (service, endpoint) => dataPlane.counters(service, endpoint),
+        metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
         listenerAddresses: () =>
           Object.fromEntries(
             control.config.listeners.flatMap((l) => {
@@ -116,7 +141,7 @@ export async function createSwitchyard(
       return address;
     },
     async apply(next) {
-      await control.setConfig(validate(next));
+      await counted(() => control.setConfig(validate(next)));
     },
     async reload() {
       await reload();

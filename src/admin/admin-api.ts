@@ -13,6 +13,8 @@ export interface AdminContext {
     service: string,
     endpoint: string,
   ): { readonly inFlight: number; readonly requests: number; readonly stickyRequests: number };
+  /** The Prometheus exposition (`GET /metrics`). */
+  metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
   /** Bound addresses of the proxy listeners. */
   listenerAddresses(): Record<string, string>;
   /** Re-reads the config file; undefined when Switchyard runs without one (library use, one-liner). */
@@ -32,7 +34,9 @@ export interface ApiCall {
 
 export interface ApiResult {
   readonly status: number;
+  /** Sent as JSON, unless `contentType` is set: then it is a string sent as is. */
   readonly body?: unknown;
+  readonly contentType?: string;
   /** For the audit line of a mutation. */
   readonly audit?: Readonly<Record<string, unknown>>;
 }
@@ -184,6 +188,10 @@ export const readHandlers = {
         };
       }),
     };
+  },
+  metrics: async (ctx: AdminContext): Promise<ApiResult> => {
+    const { contentType, body } = await ctx.metrics();
+    return { status: 200, body, contentType };
   },
   service: (ctx: AdminContext, call: ApiCall): ApiResult => {
     const service = call.params[0] ?? '';

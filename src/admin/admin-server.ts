@@ -4,7 +4,7 @@ import type { AdminConfig } from '../config/schema.js';
 import { listenAt } from '../config/address.js';
 import type { Logger } from '../core/log.js';
 import { mutationHandlers, readHandlers, type AdminContext, type ApiCall, type ApiResult } from './admin-api.js';
-import { ApiError, bearerToken, secretMatches, sendApiError, sendJson } from './http-kit.js';
+import { ApiError, bearerToken, secretMatches, sendApiError, sendJson, sendText } from './http-kit.js';
 
 type Access = 'open' | 'read' | 'admin';
 type Handler = (ctx: AdminContext, call: ApiCall) => ApiResult | Promise<ApiResult>;
@@ -49,6 +49,7 @@ const routes: readonly Route[] = [
     methods: { PUT: admin(mutationHandlers.weight) },
   },
   { pattern: /^\/api\/reload$/, methods: { POST: admin(mutationHandlers.reload) } },
+  { pattern: /^\/metrics$/, methods: { GET: read(readHandlers.metrics) } },
 ];
 
 /**
@@ -128,7 +129,8 @@ export class AdminServer {
       const params = (route.pattern.exec(path) ?? []).slice(1).map(decodePathSegment);
       const result = await entry.handler(this.#ctx, { req, params, maxBodyBytes: this.#config.maxBodyBytes });
       if (entry.access === 'admin') this.#audit(req, client, result.status, result.audit);
-      sendJson(res, result.status, result.body);
+      if (result.contentType === undefined) sendJson(res, result.status, result.body);
+      else sendText(res, result.status, result.contentType, String(result.body));
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       if (entry.access === 'admin') this.#audit(req, client, error.status, { error: error.title });

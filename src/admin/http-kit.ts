@@ -30,6 +30,16 @@ export function sendJson(res: ServerResponse, status: number, body?: unknown): v
   res.end(text);
 }
 
+/** Sends a text body (the Prometheus exposition). */
+export function sendText(res: ServerResponse, status: number, contentType: string, text: string): void {
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
 /** Sends an ApiError as application/problem+json. */
 export function sendApiError(res: ServerResponse, error: ApiError): void {
   const text = `${JSON.stringify({ type: 'about:blank', title: error.title, status: error.status, ...(error.detail === undefined ? {} : { detail: error.detail }), ...error.extra })}\n`;
