@@ -6,6 +6,7 @@ import type { Logger } from '../../core/log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { listenAt, parseListenAddress } from '../../config/address.js';
 import { drainUntil } from './drain.js';
+import { closeServer, proxyProtocolFront, sameProxyPeers, type ProxyProtocolFront } from './proxy-protocol-front.js';
 import { handleRequest } from '../proxy/http-proxy.js';
 import { OpenTunnels } from '../proxy/open-tunnels.js';
 import { sendProblem } from '../proxy/problem.js';
@@ -19,6 +20,8 @@ import type { ListenerRuntime } from '../runtime.js';
  */
 export class HttpListener {
   readonly #server: Server;
+  /** With `acceptProxyProtocol`: the socket that listens, taking PROXY headers off before the server sees bytes. */
+  readonly #front: ProxyProtocolFront | undefined;
   readonly #log: Logger;
   #runtime: ListenerRuntime;
   #draining = false;
@@ -60,6 +63,7 @@ export class HttpListener {
       sendProblem(res, proxyErrors.expectationFailed, undefined, { close: true }),
     );
     this.#server.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
+    this.#front = proxyProtocolFront(this.#server, runtime.snapshot, this.#log);
   }
 
   /** The listener's name (as in the configuration). */
@@ -90,7 +94,12 @@ export class HttpListener {
   accepts(next: ListenerRuntime): boolean {
     const a = this.#runtime.snapshot;
     const b = next.snapshot;
-    return this.#sameAddress(b.address) && a.protocol === b.protocol && a.limits.headerBytes === b.limits.headerBytes;
+    return (
+      this.#sameAddress(b.address) &&
+      a.protocol === b.protocol &&
+      a.limits.headerBytes === b.limits.headerBytes &&
+      sameProxyPeers(a.acceptProxyProtocol, b.acceptProxyProtocol)
+    );
   }
 
   /** The same socket: the same address, or port 0 then and the port it got now (a config written after the start). */
@@ -100,7 +109,7 @@ export class HttpListener {
     const was = parseListenAddress(current);
     const next = parseListenAddress(address);
     if (was === undefined || next === undefined || was.host !== next.host || was.port !== 0) return false;
-    const bound = this.#server.address();
+    const bound = (this.#front?.server ?? this.#server).address();
     return bound !== null && typeof bound === 'object' && bound.port === next.port;
   }
 
@@ -113,14 +122,14 @@ export class HttpListener {
   }
 
   async listen(): Promise<AddressInfo> {
-    await listenAt(this.#server, this.#runtime.snapshot.address);
+    await listenAt(this.#front?.server ?? this.#server, this.#runtime.snapshot.address);
     const bound = this.address();
     this.#log.info({ address: bound.address, port: bound.port }, 'listening');
     return bound;
   }
 
   address(): AddressInfo {
-    return this.#server.address() as AddressInfo;
+    return (this.#front?.server ?? this.#server).address() as AddressInfo;
   }
 
   /**
@@ -129,7 +138,7 @@ export class HttpListener {
    */
   async close(deadlineMs: number): Promise<boolean> {
     this.#draining = true;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = Promise.all([closeServer(this.#server), closeServer(this.#front?.server)]);
     // Open tunnels are left alone until the deadline (a drain does not cut a WebSocket that is still in use).
     return drainUntil(
       Promise.all([closed, this.#tunnels.idle()]),

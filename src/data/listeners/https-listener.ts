@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { listenAt } from '../../config/address.js';
 import { drainUntil } from './drain.js';
+import { closeServer, proxyProtocolFront, type ProxyProtocolFront } from './proxy-protocol-front.js';
 import type { Logger } from '../../core/log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { handleRequest } from '../proxy/http-proxy.js';
@@ -26,6 +27,8 @@ import { intermediateCiphers, TlsContexts, type CertificateInfo } from './tls-co
 export class HttpsListener {
   readonly #log: Logger;
   readonly #tls: TlsServer;
+  /** With `acceptProxyProtocol`: the socket that listens, taking PROXY headers off before TLS sees bytes. */
+  readonly #front: ProxyProtocolFront | undefined;
   readonly #http1: HttpListener;
   readonly #h2: Http2Server;
   readonly #contexts: TlsContexts;
@@ -77,6 +80,7 @@ export class HttpsListener {
     this.#tls.on('tlsClientError', (_error, socket) => socket.destroy());
     this.#tls.on('connection', this.#onConnection);
     this.#tls.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
+    this.#front = proxyProtocolFront(this.#tls, runtime.snapshot, this.#log);
   }
 
   get name(): string {
@@ -135,14 +139,14 @@ export class HttpsListener {
   async listen(): Promise<AddressInfo> {
     await this.#contexts.load();
     this.#contexts.watch();
-    await listenAt(this.#tls, this.#runtime.snapshot.address);
+    await listenAt(this.#front?.server ?? this.#tls, this.#runtime.snapshot.address);
     const bound = this.address();
     this.#log.info({ address: bound.address, port: bound.port, tls: true }, 'listening');
     return bound;
   }
 
   address(): AddressInfo {
-    return this.#tls.address() as AddressInfo;
+    return (this.#front?.server ?? this.#tls).address() as AddressInfo;
   }
 
   /**
@@ -152,7 +156,7 @@ export class HttpsListener {
   async close(deadlineMs: number): Promise<boolean> {
     this.#draining = true;
     this.#contexts.unwatch();
-    const closed = new Promise<void>((resolve) => this.#tls.close(() => resolve()));
+    const closed = Promise.all([closeServer(this.#tls), closeServer(this.#front?.server)]);
     for (const session of this.#sessions) session.close();
     return drainUntil(
       closed,

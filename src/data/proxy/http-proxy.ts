@@ -8,7 +8,7 @@ import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } 
 import { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
 import type { StickyClaim } from './sticky-keys.js';
 import { issueStickyKey, stickyChoice } from './sticky-choice.js';
-import { forwardRequestHeaders, forwardResponseHeaders, peerAddress, type RequestHead } from './forwarding.js';
+import { forwardRequestHeaders, forwardResponseHeaders, clientAddressOf, type RequestHead } from './forwarding.js';
 import { sendProblem } from './problem.js';
 import { bufferBody, CHUNKED_PREFETCH_MS, prefetchBody } from './request-body.js';
 import type { Readable } from 'node:stream';
@@ -90,12 +90,7 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, listene
     sendProblem(res, hygiene.error, undefined, { detail: hygiene.detail, close: true });
     return;
   }
-  const head = forwardRequestHeaders(
-    req.rawHeaders,
-    peerAddress(req.socket.remoteAddress),
-    listener.proto,
-    listener.trusted,
-  );
+  const head = forwardRequestHeaders(req.rawHeaders, clientAddressOf(req.socket), listener.proto, listener.trusted);
   if (head.duplicateHost || (head.host === undefined && req.httpVersionMinor === 1)) {
     const detail = head.duplicateHost ? 'more than one Host header' : 'an HTTP/1.1 request needs a Host header';
     sendProblem(res, proxyErrors.badRequest, head.requestId, { detail, close: true });
