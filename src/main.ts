@@ -104,6 +104,7 @@ export async function createSwitchyard(
         startedAt,
         counters: (service, endpoint) => dataPlane.counters(service, endpoint),
         metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
+        listenerTraffic: () => Object.fromEntries(dataPlane.traffic().listeners.map((l) => [l.listener, l] as const)),
         listenerAddresses: () =>
           Object.fromEntries(
             control.config.listeners.flatMap((l) => {

@@ -1,22 +1,31 @@
 import type { HeaderRulesSnapshot } from '../core/snapshot.js';
+import type { ListenerTraffic } from '../core/traffic.js';
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { endpointId, endpointUrl } from '../config/primitives.js';
 import type { ControlPlane, EndpointStatus } from '../control/control-plane.js';
 import { ApiError, readJson } from './http-kit.js';
 
+/** Live counters of one endpoint: requests (L7), open connections or sessions and their bytes (L4). */
+export interface EndpointCounters {
+  readonly inFlight: number;
+  readonly requests: number;
+  readonly stickyRequests: number;
+  readonly bytesOut: number;
+  readonly bytesIn: number;
+}
+
 /** What the admin API reads from the running balancer besides the control plane. */
 export interface AdminContext {
   readonly control: ControlPlane;
   /** Live counters of an endpoint (summed over the data plane). */
-  counters(
-    service: string,
-    endpoint: string,
-  ): { readonly inFlight: number; readonly requests: number; readonly stickyRequests: number };
+  counters(service: string, endpoint: string): EndpointCounters;
   /** The Prometheus exposition (`GET /metrics`). */
   metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
   /** Bound addresses of the proxy listeners. */
   listenerAddresses(): Record<string, string>;
+  /** Connections (UDP: sessions) and bytes of every listener, by name. */
+  listenerTraffic(): Record<string, ListenerTraffic>;
   /** Re-reads the config file; undefined when Switchyard runs without one (library use, one-liner). */
   readonly reload?: () => Promise<
     { readonly ok: true; readonly version: number } | { readonly ok: false; readonly problems: readonly string[] }
@@ -63,10 +72,7 @@ const iso = (epochMs: number | undefined): string | null =>
   epochMs === undefined ? null : new Date(epochMs).toISOString();
 
 /** The wire shape of an endpoint in `GET /api/services/{service}`. */
-function endpointJson(
-  status: EndpointStatus,
-  counters: { readonly inFlight: number; readonly requests: number; readonly stickyRequests: number },
-) {
+function endpointJson(status: EndpointStatus, counters: EndpointCounters) {
   return {
     id: status.id,
     url: status.url,
@@ -78,6 +84,8 @@ function endpointJson(
     inFlight: counters.inFlight,
     requests: counters.requests,
     stickyRequests: counters.stickyRequests,
+    /** L4 connections and UDP sessions to the endpoint: bytes sent to it and received from it. */
+    bytes: { toEndpoint: counters.bytesOut, fromEndpoint: counters.bytesIn },
     lastCheck:
       status.lastCheck === undefined
         ? null
@@ -147,6 +155,7 @@ export const readHandlers = {
   },
   listeners: (ctx: AdminContext): ApiResult => {
     const bound = ctx.listenerAddresses();
+    const traffic = ctx.listenerTraffic();
     return {
       status: 200,
       body: ctx.control.config.listeners.map((l) => ({
@@ -154,6 +163,8 @@ export const readHandlers = {
         protocol: l.protocol,
         address: l.address,
         bound: bound[l.name] ?? null,
+        connections: { open: traffic[l.name]?.open ?? 0, accepted: traffic[l.name]?.accepted ?? 0 },
+        bytes: { fromClients: traffic[l.name]?.bytesIn ?? 0, toClients: traffic[l.name]?.bytesOut ?? 0 },
       })),
     };
   },

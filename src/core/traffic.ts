@@ -62,6 +62,9 @@ export interface EndpointTraffic {
   inFlight: number;
   /** Upstream answers by `codeClasses` index (`none`: the attempt got no response head). */
   readonly codes: number[];
+  /** L4 connections and UDP sessions: bytes sent to the endpoint, and received from it. */
+  bytesOut: number;
+  bytesIn: number;
 }
 
 export interface ServiceTraffic {
@@ -119,6 +122,8 @@ export function sumTraffic(reports: readonly TrafficReport[]): TrafficReport {
         continue;
       }
       sum.inFlight += e.inFlight;
+      sum.bytesOut += e.bytesOut;
+      sum.bytesIn += e.bytesIn;
       addInto(sum.codes, e.codes);
     }
     for (const s of report.services) {

@@ -4,7 +4,9 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { connect as connectTls, createServer as createTlsServer } from 'node:tls';
+import { adminToken, readToken, startWithAdmin } from './helpers/admin.js';
 import { createTestCa } from './helpers/certs.js';
+import { parseExposition } from './helpers/prometheus.js';
 import { startOrigin } from './helpers/origin.js';
 import { startSwitchyard, type TestSwitchyard } from './helpers/switchyard.js';
 import { sleep, waitFor } from './helpers/wait.js';
@@ -590,4 +592,40 @@ test('HTTP and HTTPS listeners take the client address from a trusted balancerâ€
   await bare.ended;
   assert.equal(bare.received(), '');
   assert.equal(origin.requests.length, before);
+});
+
+test('L4 connections and bytes show per listener and endpoint in the admin API and in the metrics', async (t) => {
+  const instance = await startTcpInstance(t, 'a');
+  const config = tcpConfig([instance.url]) as Record<string, unknown>;
+  const lb = await startWithAdmin({
+    ...config,
+    admin: { address: '127.0.0.1:0', tokens: { admin: adminToken, read: readToken } },
+  } as Parameters<typeof startWithAdmin>[0]);
+  t.after(() => lb.close(500));
+  const client = await open(lb.address('tcp').port);
+  await greeting(client);
+  client.socket.write('x'.repeat(1000));
+  await waitFor(() => client.received().length === 2 + 1000);
+  const listeners = (await lb.api('GET', '/api/listeners')).json as {
+    name: string;
+    connections: { open: number; accepted: number };
+    bytes: { fromClients: number; toClients: number };
+  }[];
+  const tcp = listeners.find((l) => l.name === 'tcp')!;
+  assert.deepEqual(tcp.connections, { open: 1, accepted: 1 });
+  assert.deepEqual(tcp.bytes, { fromClients: 1000, toClients: 1002 });
+  const service = (await lb.api('GET', '/api/services/app')).json as {
+    endpoints: { inFlight: number; bytes: { toEndpoint: number; fromEndpoint: number } }[];
+  };
+  assert.equal(service.endpoints[0]?.inFlight, 1, 'the open connection counts as in flight');
+  assert.deepEqual(service.endpoints[0]?.bytes, { toEndpoint: 1000, fromEndpoint: 1002 });
+  const metrics = parseExposition((await lb.api('GET', '/metrics')).body);
+  assert.equal(metrics.value('switchyard_open_connections', { listener: 'tcp', protocol: 'tcp' }), 1);
+  assert.equal(metrics.value('switchyard_tcp_bytes_total', { listener: 'tcp', direction: 'in' }), 1000);
+  assert.equal(metrics.value('switchyard_tcp_bytes_total', { listener: 'tcp', direction: 'out' }), 1002);
+  client.socket.destroy();
+  await waitFor(async () => {
+    const after = parseExposition((await lb.api('GET', '/metrics')).body);
+    return after.value('switchyard_open_connections', { listener: 'tcp', protocol: 'tcp' }) === 0;
+  });
 });

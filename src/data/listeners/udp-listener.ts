@@ -191,6 +191,7 @@ export class UdpListener {
       this.droppedDatagrams++;
     } else {
       // Without a callback a send error is emitted as 'error' on the socket, which ends the session.
+      session.endpoint.load.bytesOut += datagram.length;
       upstream.send(datagram);
     }
   };
@@ -248,6 +249,7 @@ export class UdpListener {
     if (session.ended || pending === undefined) return;
     for (const datagram of pending) {
       if (session.ended) return;
+      session.endpoint.load.bytesOut += datagram.length;
       session.upstream.send(datagram);
     }
   }
@@ -259,6 +261,7 @@ export class UdpListener {
       session.endpoint.load.consecutiveErrors = 0;
     }
     this.#touch(session);
+    session.endpoint.load.bytesIn += reply.length;
     if (this.#socket.getSendQueueSize() > maxQueuedBytes) {
       this.droppedDatagrams++;
       return;

@@ -128,8 +128,15 @@ export class TcpTunnel {
     upstream.on('error', this.#onUpstreamError);
     upstream.once('close', this.#onUpstreamClose);
     const traffic = this.#traffic;
-    relay(client, upstream, (bytes) => (traffic.bytesIn += bytes));
-    relay(upstream, client, (bytes) => (traffic.bytesOut += bytes));
+    const load = endpoint.load;
+    relay(client, upstream, (bytes) => {
+      traffic.bytesIn += bytes;
+      load.bytesOut += bytes;
+    });
+    relay(upstream, client, (bytes) => {
+      traffic.bytesOut += bytes;
+      load.bytesIn += bytes;
+    });
     client.resume();
   };
 

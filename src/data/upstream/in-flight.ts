@@ -16,6 +16,9 @@ export interface InFlightCounter {
   stickyRequests: number;
   /** Upstream answers by `codeClasses` index (index 0: the attempt got no response head), for metrics. */
   readonly responses: number[];
+  /** L4 connections and UDP sessions: bytes sent to the endpoint and received from it. */
+  bytesOut: number;
+  bytesIn: number;
   /** Peak-EWMA of response times (for `peak-ewma`), created on the first response measured. */
   latency?: PeakEwmaEstimator;
   /** The load the instance last reported (heartbeat or `X-Load`), and when (epoch ms). */
@@ -37,7 +40,15 @@ export class InFlightGauges {
     const key = `${service}\u0000${id}`;
     let counter = this.#counters.get(key);
     if (counter === undefined) {
-      counter = { inFlight: 0, consecutiveErrors: 0, requests: 0, stickyRequests: 0, responses: emptyCodeCounts() };
+      counter = {
+        inFlight: 0,
+        consecutiveErrors: 0,
+        requests: 0,
+        stickyRequests: 0,
+        responses: emptyCodeCounts(),
+        bytesOut: 0,
+        bytesIn: 0,
+      };
       this.#counters.set(key, counter);
     }
     return counter;
@@ -73,6 +84,8 @@ export class InFlightGauges {
         endpoint: key.slice(split + 1),
         inFlight: counter.inFlight,
         codes: [...counter.responses],
+        bytesOut: counter.bytesOut,
+        bytesIn: counter.bytesIn,
       });
     }
     return { endpoints, services: [...this.#services.values()].map((s) => ({ ...s })) };
