@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { parseListenAddress } from '../config/address.js';
 import type { Endpoint } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
 import type { Logger } from '../core/log.js';
@@ -61,10 +62,8 @@ export class DataPlane {
           }
           const replacement =
             listener.protocol === 'udp' ? new UdpListener(l4, this.#log) : new TcpListener(l4, this.#log);
-          if (current !== undefined) await current.close(0);
-          await replacement.listen();
+          await this.#swap(listener, current, replacement);
           opened.push(replacement);
-          this.#listeners.set(listener.name, replacement);
           continue;
         }
         const runtime = compileListener(listener, snapshot, services, this.#requests);
@@ -80,10 +79,8 @@ export class DataPlane {
         }
         const replacement =
           listener.protocol === 'https' ? new HttpsListener(runtime, this.#log) : new HttpListener(runtime, this.#log);
-        if (current !== undefined) await current.close(0);
-        await replacement.listen();
+        await this.#swap(listener, current, replacement);
         opened.push(replacement);
-        this.#listeners.set(listener.name, replacement);
       }
     } catch (error) {
       await Promise.all(opened.map((listener) => listener.close(0)));
@@ -94,10 +91,29 @@ export class DataPlane {
     for (const [name, listener] of this.#listeners) {
       if (names.has(name)) continue;
       this.#listeners.delete(name);
-      void listener.close(30_000);
+      void listener.close(replacedListenerDrainMs);
     }
     this.#version = snapshot.version;
     this.#log.info({ version: snapshot.version }, 'snapshot applied');
+  }
+
+  /**
+   * Puts `replacement` in the place of `current` (a listener whose address, protocol or socket options changed) without
+   * cutting anything: on a new address the new socket opens first and the old one then drains; on the same address the
+   * old one stops accepting first (freeing the port; its connections drain on) and the new one binds as soon as the
+   * port is free. Connections that were open keep being served by the old listener until they end or the deadline.
+   */
+  async #swap(config: ListenerSnapshot, current: Listener | undefined, replacement: Listener): Promise<void> {
+    if (current === undefined) {
+      await replacement.listen();
+    } else if (samePort(current, config)) {
+      void current.close(replacedListenerDrainMs);
+      await listenWhenFree(replacement);
+    } else {
+      await replacement.listen();
+      void current.close(replacedListenerDrainMs);
+    }
+    this.#listeners.set(config.name, replacement);
   }
 
   /** The version of the snapshot in force. */
@@ -278,4 +294,31 @@ function compileL4Listener(
     services,
     proxyPeers: peers === undefined || peers.length === 0 ? undefined : new TrustedProxies(peers),
   };
+}
+
+/** How long connections of a replaced or removed listener may take to finish (the drain deadline of CONTRACT.md). */
+const replacedListenerDrainMs = 30_000;
+
+/** True when the replacement wants the port the current listener holds (same transport, same port, not 0). */
+function samePort(current: Listener, next: ListenerSnapshot): boolean {
+  const bound = current.address();
+  const wanted = parseListenAddress(next.address);
+  if (bound === undefined || wanted === undefined || wanted.port === 0) return false;
+  return bound.port === wanted.port && current instanceof UdpListener === (next.protocol === 'udp');
+}
+
+/**
+ * Binds a listener to a port another listener is letting go of: closing a listening socket frees the port within a
+ * tick or two, so EADDRINUSE is retried briefly before it is reported.
+ */
+async function listenWhenFree(listener: Listener): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await listener.listen();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 40) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
