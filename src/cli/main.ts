@@ -53,9 +53,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addOption(new Option('--algorithm <name>', 'config-less: balancing algorithm').choices([...algorithms]))
     .addOption(logFormat)
     .option('--log-level <level>', 'trace, debug, info, warn, error (default: $SWITCHYARD_LOG_LEVEL or info)')
+    .option('--watch', "reload when the configuration file changes (watches the file's directory)")
     .action(
       async (options: {
         config?: string;
+        watch?: boolean;
         listen?: string;
         to: string[];
         algorithm?: string;

@@ -2,8 +2,10 @@ import { formatProblem, loadConfigFile } from '../config/load-file.js';
 import type { SwitchyardConfigInput } from '../config/schema.js';
 import { SwitchyardError } from '../core/errors.js';
 import { createLogger, type LogFormat } from '../core/log.js';
+import { startCluster, workerCount } from '../cluster/primary.js';
 import { createSwitchyard } from '../main.js';
 import { exitCodes, runUntilStopped } from './run-until-stopped.js';
+import { watchConfigFile } from './watch-config.js';
 
 export interface StartOptions {
   readonly config?: string;
@@ -14,6 +16,8 @@ export interface StartOptions {
   readonly logLevel?: string;
   /** Admin API address for the one-liner, or `off`. */
   readonly admin?: string;
+  /** Reload when the config file changes. */
+  readonly watch?: boolean;
 }
 
 /** `switchyard start`: from a config file, or config-less with `--listen` and `--to`. */
@@ -42,14 +46,24 @@ export async function start(options: StartOptions): Promise<number> {
     }
     return loaded.config;
   };
-  const switchyard = await createSwitchyard(config, { logger: log, ...(oneLiner ? {} : { reload: readFile }) });
+  // `workers` (config file only): this process becomes the cluster primary and forks the data plane.
+  const workers = oneLiner ? 0 : workerCount(config.workers);
+  const cluster =
+    workers > 0 ? await startCluster(config, { logger: log, reload: readFile }, workers, options.logFormat) : undefined;
+  const switchyard =
+    cluster ?? (await createSwitchyard(config, { logger: log, ...(oneLiner ? {} : { reload: readFile }) }));
   if (oneLiner) return runUntilStopped(switchyard, log);
-  return runUntilStopped(switchyard, log, {
-    reload: async () => {
-      await switchyard.reload();
-      log.info({ file }, 'configuration reloaded');
-    },
-  });
+  const reload = async (): Promise<void> => {
+    await switchyard.reload();
+    log.info({ file }, 'configuration reloaded');
+  };
+  const unwatch = options.watch === true ? watchConfigFile(file, reload, log) : undefined;
+  try {
+    return await runUntilStopped(switchyard, log, { reload });
+  } finally {
+    unwatch?.();
+    cluster?.kill(); // after a forced stop, workers still draining go at once
+  }
 }
 
 /** The configuration `start --listen ADDR --to URL …` stands for: one listener, one service, one catch-all route. */

@@ -154,6 +154,31 @@ test('start -c runs a file; SIGHUP reloads it, and an invalid edit keeps the run
   assert.equal(await lb.stop('SIGTERM'), 0);
 });
 
+test('start --watch reloads when the file changes (an atomic save by rename too), and only when its content does', async (t) => {
+  const [a, b] = await Promise.all([startOrigin('a'), startOrigin('b')]);
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const dir = await tempDir(t);
+  const file = join(dir, 'switchyard.yaml');
+  await writeFile(file, configFor([a.url]));
+  const lb = await spawnSwitchyard(['start', '-c', file, '--watch']);
+  t.after(() => lb.stop('SIGKILL'));
+  const url = `http://127.0.0.1:${lb.port}/`;
+  assert.equal((await send(url)).body, 'a');
+  const pinned = (urls: readonly string[]): string => configFor(urls).replace('127.0.0.1:0', `127.0.0.1:${lb.port}`);
+  await writeFile(join(dir, 'tmp.yaml'), pinned([b.url]));
+  await rename(join(dir, 'tmp.yaml'), file);
+  await waitFor(async () => (await send(url)).body === 'b');
+  await writeFile(file, pinned([a.url]));
+  await waitFor(async () => (await send(url)).body === 'a');
+  // A broken edit changes nothing; fixing it applies.
+  await writeFile(file, 'listeners: not-a-list\n');
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.equal((await send(url)).body, 'a');
+  await writeFile(file, pinned([b.url]));
+  await waitFor(async () => (await send(url)).body === 'b');
+  assert.equal(await lb.stop('SIGTERM'), 0);
+});
+
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
