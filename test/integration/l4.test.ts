@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -628,4 +629,38 @@ test('L4 connections and bytes show per listener and endpoint in the admin API a
     const after = parseExposition((await lb.api('GET', '/metrics')).body);
     return after.value('switchyard_open_connections', { listener: 'tcp', protocol: 'tcp' }) === 0;
   });
+});
+
+test('a connect that times out (an instance whose accept queue is full) moves on to the next endpoint', async (t) => {
+  // A process that listens with a backlog of 1 and then never accepts: once its queue is full, the kernel drops SYNs
+  // and a connect hangs until Switchyard's connect timeout.
+  const stuck = spawn(
+    process.execPath,
+    [
+      '-e',
+      "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>{console.log(s.address().port);setTimeout(()=>{for(;;){}},100)})",
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  t.after(() => stuck.kill('SIGKILL'));
+  const [line] = (await once(stuck.stdout, 'data')) as [Buffer];
+  const stuckPort = Number(line.toString().trim());
+  await sleep(300);
+  const fillers: Socket[] = [];
+  t.after(() => fillers.forEach((s) => s.destroy()));
+  for (let i = 0; i < 8; i++) {
+    const filler = connect({ host: '127.0.0.1', port: stuckPort });
+    filler.on('error', () => undefined);
+    fillers.push(filler);
+    const connected = await Promise.race([once(filler, 'connect').then(() => true), sleep(300).then(() => false)]);
+    if (!connected) break;
+  }
+  const live = await startTcpInstance(t, 'live');
+  const lb = await startLb(t, tcpConfig([`tcp://127.0.0.1:${stuckPort}`, live.url], { timeouts: { connectMs: 500 } }));
+  const started = Date.now();
+  const client = await open(lb.port('tcp'));
+  assert.equal(await greeting(client), 'live');
+  const waited = Date.now() - started;
+  assert.ok(waited >= 400 && waited < 5_000, `answered by the next endpoint after ${waited} ms`);
+  client.socket.destroy();
 });
