@@ -1,12 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from './admin/admin-server.js';
-import type { AdminContext } from './admin/admin-api.js';
+import type { AdminContext, EndpointCounters } from './admin/admin-api.js';
 import { configSchema, type SwitchyardConfig, type SwitchyardConfigInput } from './config/schema.js';
 import { ControlPlane } from './control/control-plane.js';
 import { FileStore } from './control/registry/file-store.js';
 import { MemoryStore } from './control/registry/memory-store.js';
 import type { RegistryStore } from './control/registry/registry-store.js';
 import { SwitchyardError } from './core/errors.js';
+import type { FactSink } from './core/facts.js';
+import type { Snapshot } from './core/snapshot.js';
+import type { ServedCertificate, TrafficReport } from './core/traffic.js';
 import { silentLogger, type Logger } from './core/log.js';
 import { DataPlane } from './data/data-plane.js';
 import { SwitchyardMetrics } from './observability/metrics.js';
@@ -46,12 +49,43 @@ export interface Switchyard {
 export const defaultDrainDeadlineMs = 30_000;
 
 /**
- * Validates a configuration (an object shaped like the YAML file) and starts a balancer in this process.
- * The composition root: the only place that wires the control plane, the data plane and the admin API together.
+ * What the composition root uses of the data plane: the in-process `DataPlane`, or (with `workers`) the primary's pool
+ * of cluster workers, which answers the synchronous reads from the reports `refresh()` last gathered.
  */
-export async function createSwitchyard(
+export interface DataPlaneHandle {
+  apply(snapshot: Snapshot): Promise<void>;
+  close(deadlineMs: number): Promise<boolean>;
+  address(listener: string): AddressInfo | undefined;
+  traffic(): TrafficReport;
+  certificates(): readonly ServedCertificate[];
+  counters(service: string, endpoint: string): EndpointCounters;
+  /** Gathers fresh counters for the reads above (workers: asks each one for its report); absent in one process. */
+  refresh?(): Promise<void>;
+  /** The worker processes, for `GET /api/overview`; absent in one process. */
+  workers?: AdminContext['workers'];
+  /** Replaces every worker, one at a time; absent in one process. */
+  roll?: AdminContext['rollWorkers'];
+}
+
+/** Builds the data plane once the process log and the control plane's fact sink exist. */
+export type DataPlaneFactory = (log: Logger, facts: FactSink) => DataPlaneHandle;
+
+/**
+ * Validates a configuration (an object shaped like the YAML file) and starts a balancer in this process.
+ * `workers` is not honoured here: the library always runs the data plane in the calling process.
+ */
+export function createSwitchyard(input: SwitchyardConfigInput, options: SwitchyardOptions = {}): Promise<Switchyard> {
+  return startSwitchyard(input, options, (log, facts) => new DataPlane(log, facts));
+}
+
+/**
+ * The composition root: the only place that wires the control plane, a data plane and the admin API together
+ * (`createSwitchyard` with the in-process data plane; the CLI's cluster primary with its workers).
+ */
+export async function startSwitchyard(
   input: SwitchyardConfigInput,
-  options: SwitchyardOptions = {},
+  options: SwitchyardOptions,
+  createDataPlane: DataPlaneFactory,
 ): Promise<Switchyard> {
   const log = options.logger ?? silentLogger();
   const config = validate(input);
@@ -60,7 +94,9 @@ export async function createSwitchyard(
     options.store ?? (config.registry.store === 'file' ? new FileStore(config.registry.path) : new MemoryStore());
   // The data plane reports facts to the control plane, which hands it snapshots: each needs the other.
   const facts = { control: undefined as ControlPlane | undefined };
-  const dataPlane = new DataPlane(log, { upstreamFailure: (s, e, n) => facts.control?.upstreamFailure(s, e, n) });
+  const dataPlane = createDataPlane(log, {
+    upstreamFailure: (s, e, n) => facts.control?.upstreamFailure(s, e, n),
+  });
   const control = new ControlPlane({
     store,
     log,
@@ -103,7 +139,13 @@ export async function createSwitchyard(
         control,
         startedAt,
         counters: (service, endpoint) => dataPlane.counters(service, endpoint),
-        metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
+        metrics: async () => {
+          await dataPlane.refresh?.();
+          return { contentType: metrics.contentType, body: await metrics.render() };
+        },
+        ...(dataPlane.refresh === undefined ? {} : { refresh: () => dataPlane.refresh!() }),
+        ...(dataPlane.workers === undefined ? {} : { workers: dataPlane.workers }),
+        ...(dataPlane.roll === undefined ? {} : { rollWorkers: dataPlane.roll }),
         listenerTraffic: () => Object.fromEntries(dataPlane.traffic().listeners.map((l) => [l.listener, l] as const)),
         listenerAddresses: () =>
           Object.fromEntries(

@@ -32,6 +32,27 @@ export interface AdminContext {
   >;
   /** Epoch ms the balancer started. */
   readonly startedAt: number;
+  /** Gathers fresh counters before a read (with workers: each worker's report); absent in one process. */
+  readonly refresh?: () => Promise<void>;
+  /** The worker processes (with `workers` only), listed by `GET /api/overview`. */
+  readonly workers?: () => readonly WorkerSummary[];
+  /** Replaces every worker, one at a time (`POST /api/reload?workers=1`); with `workers` only. */
+  readonly rollWorkers?: () => Promise<readonly WorkerSummary[]>;
+}
+
+/** One worker process of a balancer started with `workers`. */
+export interface WorkerSummary {
+  /** The cluster worker id (1, 2, … ; a replacement gets a new one). */
+  readonly id: number;
+  readonly pid: number;
+  /** `starting` until it applied the current snapshot, `serving`, then `draining` once told to stop. */
+  readonly state: 'starting' | 'serving' | 'draining';
+  /** Epoch ms it was forked. */
+  readonly startedAt: number;
+  /** The snapshot version it applied last. */
+  readonly snapshotVersion: number;
+  /** Requests it answered (as of its last report). */
+  readonly requests: number;
 }
 
 /** One API call after routing and authorisation. */
@@ -150,6 +171,7 @@ export const readHandlers = {
           total: statuses.length,
           healthy: statuses.filter((s) => s.health === 'up' && s.state === 'ready').length,
         },
+        ...(ctx.workers === undefined ? {} : { workers: ctx.workers() }),
       },
     };
   },
@@ -276,14 +298,24 @@ export const mutationHandlers = {
       audit: { service, endpoint: id, weight },
     };
   },
-  reload: async (ctx: AdminContext): Promise<ApiResult> => {
+  reload: async (ctx: AdminContext, call: ApiCall): Promise<ApiResult> => {
     if (ctx.reload === undefined)
       throw new ApiError(409, 'Nothing to reload', 'Switchyard was started without a configuration file');
+    // `?workers=1` also rolls the worker processes, one at a time, once the configuration applied.
+    const roll = /^(1|true)$/.test(new URL(call.req.url ?? '/', 'http://admin').searchParams.get('workers') ?? '');
+    if (roll && ctx.rollWorkers === undefined)
+      throw new ApiError(409, 'No workers to roll', 'Switchyard runs in one process (workers: 0)');
     const result = await ctx.reload();
     if (!result.ok)
       throw new ApiError(400, 'Invalid configuration', 'the running configuration stays', {
         problems: result.problems,
       });
-    return { status: 200, body: { version: result.version }, audit: { version: result.version } };
+    if (!roll) return { status: 200, body: { version: result.version }, audit: { version: result.version } };
+    const workers = await ctx.rollWorkers!();
+    return {
+      status: 200,
+      body: { version: result.version, workers },
+      audit: { version: result.version, workers: workers.map((w) => w.pid) },
+    };
   },
 };

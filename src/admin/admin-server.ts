@@ -127,6 +127,7 @@ export class AdminServer {
     try {
       this.#authorise(req, entry.access);
       const params = (route.pattern.exec(path) ?? []).slice(1).map(decodePathSegment);
+      if (method === 'GET') await this.#ctx.refresh?.();
       const result = await entry.handler(this.#ctx, { req, params, maxBodyBytes: this.#config.maxBodyBytes });
       if (entry.access === 'admin') this.#audit(req, client, result.status, result.audit);
       if (result.contentType === undefined) sendJson(res, result.status, result.body);

@@ -52,7 +52,15 @@ const stickinessSecret = z.strictObject({
   secret: z.string().min(16, 'use at least 16 characters'),
 });
 
+/**
+ * Processes that serve traffic: 0 (the default) runs everything in one process; N > 0 forks N `node:cluster` workers
+ * for the data plane while the primary keeps the control plane; `auto` forks one per available CPU. Only
+ * `switchyard start` with a config file honours it: `createSwitchyard` always runs in the calling process.
+ */
+const workersSchema = z.union([z.literal('auto'), z.number().int().min(0).max(256)]).default(0);
+
 const configShape = z.strictObject({
+  workers: workersSchema,
   /**
    * Secrets for stickiness keys, shared by every Switchyard node that must honour the others' keys. Without them a
    * random secret is made at start (keys then work on this node only, until it restarts).

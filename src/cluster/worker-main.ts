@@ -1,0 +1,4 @@
+// The entry point of a cluster worker (the primary forks it with `cluster.setupPrimary({ exec })`).
+import { runWorker } from './worker.js';
+
+runWorker();
