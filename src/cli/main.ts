@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SwitchyardError } from '../core/errors.js';
 import { demo } from './demo.js';
 import { registerCommand } from './register.js';
+import { reloadCommand } from './reload.js';
 import { exitCodes } from './run-until-stopped.js';
 import { start } from './start.js';
 import {
@@ -112,6 +113,17 @@ export async function main(argv: readonly string[]): Promise<number> {
         code = await registerCommand({ ...options, ...(token === undefined ? {} : { token }) });
       },
     );
+
+  program
+    .command('reload')
+    .description('ask a running balancer to re-read its configuration file (and, with --workers, to roll its workers)')
+    .option('--admin <url>', 'admin API base URL', 'http://127.0.0.1:9901')
+    .option('--token <token>', 'admin token (default: $SWITCHYARD_ADMIN_TOKEN)')
+    .option('--workers', 'also replace the worker processes one at a time (workers > 0 only)')
+    .action(async (options: { admin: string; token?: string; workers?: boolean }) => {
+      const token = options.token ?? process.env['SWITCHYARD_ADMIN_TOKEN'];
+      code = await reloadCommand({ ...options, ...(token === undefined ? {} : { token }) });
+    });
 
   program
     .command('simulate')
