@@ -62,8 +62,9 @@ export const listenerSchema = z
   .strictObject({
     name,
     /**
-     * `http` (HTTP/1.1), `https` (TLS termination; HTTP/2 and HTTP/1.1 by ALPN), or L4 (docs/l4.md): `tcp` (each
-     * connection whole to one endpoint), `tls-passthrough` (routed by SNI without decrypting), `udp` (datagram sessions).
+     * `http` (HTTP/1.1; with `http2: true` also h2c with prior knowledge), `https` (TLS termination; HTTP/2 and
+     * HTTP/1.1 by ALPN), or L4 (docs/l4.md): `tcp` (each connection whole to one endpoint), `tls-passthrough` (routed
+     * by SNI without decrypting), `udp` (datagram sessions).
      */
     protocol: z.enum(['http', 'https', 'tcp', 'tls-passthrough', 'udp']),
     address: listenAddress,
@@ -110,7 +111,7 @@ export const listenerSchema = z
     message: 'PROXY protocol is accepted on TCP-based listeners only',
     path: ['acceptProxyProtocol'],
   })
-  .refine((l) => l.protocol === 'https' || l.http2 !== true, {
-    message: 'cleartext HTTP/2 (h2c) is not supported yet: use an https listener for HTTP/2',
+  .refine((l) => l.protocol === 'https' || l.protocol === 'http' || l.http2 !== true, {
+    message: 'HTTP/2 is served on http (h2c with prior knowledge) and https listeners only',
     path: ['http2'],
   });

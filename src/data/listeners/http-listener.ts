@@ -1,11 +1,13 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { listenAt, parseListenAddress } from '../../config/address.js';
 import { drainUntil } from './drain.js';
+import { readPreface, type PrefaceVerdict } from './h2c-preface.js';
+import { Http2Sessions } from './http2-sessions.js';
 import { closeServer, proxyProtocolFront, sameProxyPeers, type ProxyProtocolFront } from './proxy-protocol-front.js';
 import { handleRequest } from '../proxy/http-proxy.js';
 import { OpenTunnels } from '../proxy/open-tunnels.js';
@@ -17,11 +19,17 @@ import type { ListenerRuntime } from '../runtime.js';
  * An HTTP/1.1 listener. Node's parser enforces the header block size and the header timeout (checked every second,
  * so a slowloris client is closed within about `headerMs` + 1 s); this class adds the body-idle timeout and turns
  * every parser rejection into a problem document and a closed connection.
+ *
+ * With `http2: true` (h2c, prior knowledge) a front socket reads each connection's first bytes: the HTTP/2 preface
+ * sends it to an HTTP/2 server with the TLS listener's limits (`Http2Sessions`), anything else to the HTTP/1.1 one.
+ * Without it, connections go straight to the HTTP/1.1 server (nothing is read ahead).
  */
 export class HttpListener {
   readonly #server: Server;
   /** With `acceptProxyProtocol`: the socket that listens, taking PROXY headers off before the server sees bytes. */
   readonly #front: ProxyProtocolFront | undefined;
+  /** With `http2: true` on `http`: the socket that takes connections (after any PROXY header) and reads the preface. */
+  readonly #h2c: { readonly server: NetServer; readonly sessions: Http2Sessions } | undefined;
   readonly #log: Logger;
   #runtime: ListenerRuntime;
   #draining = false;
@@ -57,13 +65,26 @@ export class HttpListener {
       writeClientError(Object.assign(new Error('CONNECT'), { code: 'CONNECT' }), socket),
     );
     this.#server.on('upgrade', this.#onUpgrade);
-    this.#server.on('connection', this.#onConnection);
+    this.#h2c = servesH2c(runtime.snapshot)
+      ? {
+          server: createNetServer({ noDelay: true }, this.#onCleartext),
+          sessions: new Http2Sessions(() => this.#runtime),
+        }
+      : undefined;
+    // Each connection is counted once, where it is accepted: before the preface is read on an h2c listener.
+    (this.#h2c?.server ?? this.#server).on('connection', this.#onConnection);
     // Node answers `Expect: 100-continue` itself; any other expectation is refused (RFC 9110 §10.1.1).
     this.#server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) =>
       sendProblem(res, proxyErrors.expectationFailed, undefined, { close: true }),
     );
     this.#server.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
-    this.#front = proxyProtocolFront(this.#server, runtime.snapshot, this.#log);
+    this.#h2c?.server.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
+    this.#front = proxyProtocolFront(this.#h2c?.server ?? this.#server, runtime.snapshot, this.#log);
+  }
+
+  /** The socket that listens: the PROXY front, else the h2c preface reader, else the HTTP/1.1 server. */
+  get #listening(): NetServer {
+    return this.#front?.server ?? this.#h2c?.server ?? this.#server;
   }
 
   /** The listener's name (as in the configuration). */
@@ -98,6 +119,7 @@ export class HttpListener {
       this.#sameAddress(b.address) &&
       a.protocol === b.protocol &&
       a.limits.headerBytes === b.limits.headerBytes &&
+      servesH2c(a) === servesH2c(b) &&
       sameProxyPeers(a.acceptProxyProtocol, b.acceptProxyProtocol)
     );
   }
@@ -109,7 +131,7 @@ export class HttpListener {
     const was = parseListenAddress(current);
     const next = parseListenAddress(address);
     if (was === undefined || next === undefined || was.host !== next.host || was.port !== 0) return false;
-    const bound = (this.#front?.server ?? this.#server).address();
+    const bound = this.#listening.address();
     return bound !== null && typeof bound === 'object' && bound.port === next.port;
   }
 
@@ -122,23 +144,29 @@ export class HttpListener {
   }
 
   async listen(): Promise<AddressInfo> {
-    await listenAt(this.#front?.server ?? this.#server, this.#runtime.snapshot.address);
+    await listenAt(this.#listening, this.#runtime.snapshot.address);
     const bound = this.address();
     this.#log.info({ address: bound.address, port: bound.port }, 'listening');
     return bound;
   }
 
   address(): AddressInfo {
-    return (this.#front?.server ?? this.#server).address() as AddressInfo;
+    return this.#listening.address() as AddressInfo;
   }
 
   /**
    * Stops accepting, closes idle keep-alive connections as they become idle, and waits for in-flight requests
-   * until `deadlineMs`; then closes what is left. Resolves true when the deadline forced connections closed.
+   * until `deadlineMs`; then closes what is left. Resolves true when the deadline forced connections closed. HTTP/2
+   * (h2c) sessions get GOAWAY at once and their open streams finish.
    */
   async close(deadlineMs: number): Promise<boolean> {
     this.#draining = true;
-    const closed = Promise.all([closeServer(this.#server), closeServer(this.#front?.server)]);
+    const closed = Promise.all([
+      closeServer(this.#server),
+      closeServer(this.#front?.server),
+      closeServer(this.#h2c?.server),
+    ]);
+    this.#h2c?.sessions.goAway();
     // Open tunnels are left alone until the deadline (a drain does not cut a WebSocket that is still in use).
     return drainUntil(
       Promise.all([closed, this.#tunnels.idle()]),
@@ -147,6 +175,10 @@ export class HttpListener {
       () => {
         this.#server.closeAllConnections();
         this.#tunnels.destroyAll();
+        if (this.#h2c === undefined) return;
+        this.#h2c.sessions.destroyAll();
+        // Connections still sending their first bytes belong to neither server yet.
+        for (const socket of this.#sockets) socket.destroy();
       },
     );
   }
@@ -172,6 +204,31 @@ export class HttpListener {
     });
   };
 
+  /** A connection to an h2c listener: its first bytes choose HTTP/2 or HTTP/1.1 (CONTRACT.md §2 limits either way). */
+  readonly #onCleartext = (socket: Socket): void => {
+    readPreface(socket, this.#runtime.snapshot.timeouts.headerMs, (verdict, buffered) =>
+      this.#serve(socket, verdict, buffered),
+    );
+  };
+
+  #serve(socket: Socket, verdict: PrefaceVerdict, buffered: Buffer): void {
+    if (verdict === 'h2' && this.#h2c !== undefined) {
+      // The session reads what is buffered on the socket before anything newer.
+      socket.unshift(buffered);
+      this.#h2c.sessions.accept(socket);
+    } else if (verdict === 'http/1') {
+      // As the PROXY front does: the server takes the paused socket, then reads the bytes already taken off first.
+      this.#server.emit('connection', socket);
+      if (buffered.length > 0) socket.unshift(buffered);
+      socket.resume();
+    } else if (verdict === 'timeout') {
+      // The header block timeout, as the HTTP/1.1 server would apply it: 408, then the connection closes.
+      writeClientError(Object.assign(new Error('request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+    } else {
+      socket.destroy();
+    }
+  }
+
   /** An upgrade request: proxied as a tunnel on a route that allows WebSocket, refused elsewhere. */
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     proxyUpgrade(req, socket, head, this.#runtime, this.#tunnels);
@@ -182,6 +239,11 @@ export class HttpListener {
     if (this.#draining) res.shouldKeepAlive = false;
     handleRequest(req, res, this.#runtime);
   };
+}
+
+/** True when a listener serves cleartext HTTP/2 with prior knowledge beside HTTP/1.1 (`http2: true` on `http`). */
+function servesH2c(snapshot: { readonly protocol: string; readonly http2?: boolean | undefined }): boolean {
+  return snapshot.protocol === 'http' && snapshot.http2 === true;
 }
 
 /** Parser rejections (oversized header block, malformed framing, header timeout): one 4xx, then the socket closes. */

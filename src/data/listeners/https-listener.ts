@@ -1,11 +1,3 @@
-import {
-  createServer as createH2Server,
-  type Http2Server,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-  type ServerHttp2Session,
-} from 'node:http2';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { listenAt } from '../../config/address.js';
@@ -13,16 +5,17 @@ import { drainUntil } from './drain.js';
 import { closeServer, proxyProtocolFront, type ProxyProtocolFront } from './proxy-protocol-front.js';
 import type { Logger } from '../../core/log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
-import { handleRequest } from '../proxy/http-proxy.js';
 import type { ListenerRuntime } from '../runtime.js';
 import { HttpListener } from './http-listener.js';
+import { Http2Sessions } from './http2-sessions.js';
 import { intermediateCiphers, TlsContexts, type CertificateInfo } from './tls-contexts.js';
 
 /**
  * A TLS-terminating listener: one port, the certificate chosen by SNI, HTTP/2 and HTTP/1.1 by ALPN. The TLS server
  * accepts and hands each decrypted connection to an HTTP/2 server or to an HTTP/1.1 `HttpListener` (which brings all
  * of its limits and timeouts); both serve requests through the same `handleRequest` with `X-Forwarded-Proto: https`.
- * HTTP/2 limits follow CONTRACT.md §2: 100 concurrent streams, a 64 KiB stream window, a 16 KiB header list.
+ * HTTP/2 limits follow CONTRACT.md §2 (`Http2Sessions`: 100 concurrent streams, a 64 KiB stream window, a 16 KiB
+ * header list).
  */
 export class HttpsListener {
   readonly #log: Logger;
@@ -30,17 +23,15 @@ export class HttpsListener {
   /** With `acceptProxyProtocol`: the socket that listens, taking PROXY headers off before TLS sees bytes. */
   readonly #front: ProxyProtocolFront | undefined;
   readonly #http1: HttpListener;
-  readonly #h2: Http2Server;
+  readonly #h2: Http2Sessions;
   readonly #contexts: TlsContexts;
   readonly #sockets = new Set<TLSSocket>();
-  readonly #sessions = new Set<ServerHttp2Session>();
   /** Open TCP connections (handshakes included), and what those already closed exchanged (for `traffic`). */
   readonly #connections = new Set<Socket>();
   #accepted = 0;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
   #runtime: ListenerRuntime;
-  #draining = false;
 
   constructor(runtime: ListenerRuntime, log: Logger) {
     const tls = runtime.snapshot.tls;
@@ -50,22 +41,7 @@ export class HttpsListener {
     // Handshakes without SNI (clients that dial an IP address) get the first certificate.
     this.#contexts = new TlsContexts(tls, this.#log, (defaults) => this.#tls.setSecureContext(defaults));
     this.#http1 = new HttpListener(runtime, log);
-    this.#h2 = createH2Server(
-      {
-        settings: { maxConcurrentStreams: 100, initialWindowSize: 65_535, maxHeaderListSize: 16_384 },
-        maxSessionInvalidFrames: 100,
-        maxSessionRejectedStreams: 100,
-      },
-      this.#onH2Request,
-    );
-    this.#h2.on('session', (session) => {
-      this.#sessions.add(session);
-      session.on('close', () => this.#sessions.delete(session));
-      session.on('error', () => undefined);
-      session.setTimeout(runtime.snapshot.timeouts.keepAliveMs, () => session.close());
-      if (this.#draining) session.close();
-    });
-    this.#h2.on('sessionError', () => undefined);
+    this.#h2 = new Http2Sessions(() => this.#runtime);
     const http2 = runtime.snapshot.http2 ?? true;
     this.#tls = createTlsServer(
       {
@@ -154,16 +130,15 @@ export class HttpsListener {
    * requests finish until `deadlineMs`, then what is left is closed. Resolves true when the deadline forced it.
    */
   async close(deadlineMs: number): Promise<boolean> {
-    this.#draining = true;
     this.#contexts.unwatch();
     const closed = Promise.all([closeServer(this.#tls), closeServer(this.#front?.server)]);
-    for (const session of this.#sessions) session.close();
+    this.#h2.goAway();
     return drainUntil(
       closed,
       deadlineMs,
       () => this.#http1.drainIdle(),
       () => {
-        for (const session of this.#sessions) session.destroy();
+        this.#h2.destroyAll();
         for (const socket of this.#sockets) socket.destroy();
       },
     );
@@ -183,12 +158,7 @@ export class HttpsListener {
     this.#sockets.add(socket);
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => undefined);
-    if (socket.alpnProtocol === 'h2') this.#h2.emit('connection', socket);
+    if (socket.alpnProtocol === 'h2') this.#h2.accept(socket);
     else this.#http1.accept(socket);
-  };
-
-  readonly #onH2Request = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
-    // The compatibility API mirrors IncomingMessage/ServerResponse closely enough for the proxy's use.
-    handleRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, this.#runtime);
   };
 }

@@ -90,7 +90,15 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, listene
     sendProblem(res, hygiene.error, undefined, { detail: hygiene.detail, close: true });
     return;
   }
-  const head = forwardRequestHeaders(req.rawHeaders, clientAddressOf(req.socket), listener.proto, listener.trusted);
+  const forwarded = forwardRequestHeaders(
+    req.rawHeaders,
+    clientAddressOf(req.socket),
+    listener.proto,
+    listener.trusted,
+  );
+  // HTTP/2 frames a body without Content-Length or Transfer-Encoding: there is one unless HEADERS ended the stream.
+  const h2Body = 'stream' in req && forwarded.contentLength === undefined && !endedWithHeaders(req.stream);
+  const head = h2Body ? { ...forwarded, hasBody: true } : forwarded;
   if (head.duplicateHost || (head.host === undefined && req.httpVersionMinor === 1)) {
     const detail = head.duplicateHost ? 'more than one Host header' : 'an HTTP/1.1 request needs a Host header';
     sendProblem(res, proxyErrors.badRequest, head.requestId, { detail, close: true });
@@ -112,6 +120,11 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, listene
     return;
   }
   routeAndForward(req, res, listener, head, path, record);
+}
+
+/** True when an HTTP/2 request's HEADERS frame carried END_STREAM (no body follows). */
+function endedWithHeaders(stream: unknown): boolean {
+  return (stream as { endAfterHeaders?: boolean } | undefined)?.endAfterHeaders === true;
 }
 
 /**
