@@ -36,7 +36,17 @@ test('reports of several workers add up per label set, survive JSON and leave th
     return {
       listeners: [{ listener: 'web', protocol: 'http', open, accepted: open, bytesIn: 10, bytesOut: 20 }],
       routes: [{ listener: 'web', route: 'r', service: 's', codes, durationBuckets: buckets, durationSumSeconds: 0.5 }],
-      endpoints: [{ service: 's', endpoint: 'a:1', inFlight: 1, codes: [...codes], bytesOut: 5, bytesIn: 7 }],
+      endpoints: [
+        {
+          service: 's',
+          endpoint: 'a:1',
+          inFlight: 1,
+          codes: [...codes],
+          durationBuckets: [...buckets],
+          bytesOut: 5,
+          bytesIn: 7,
+        },
+      ],
       services: [{ service: 's', retries: 2 }],
     };
   };
@@ -50,7 +60,15 @@ test('reports of several workers add up per label set, survive JSON and leave th
   assert.equal(sum.routes[0]?.durationBuckets[0], 7);
   assert.equal(sum.routes[0]?.durationSumSeconds, 1);
   assert.deepEqual(sum.endpoints, [
-    { service: 's', endpoint: 'a:1', inFlight: 2, codes: [0, 0, 7, 0, 0, 0], bytesOut: 10, bytesIn: 14 },
+    {
+      service: 's',
+      endpoint: 'a:1',
+      inFlight: 2,
+      codes: [0, 0, 7, 0, 0, 0],
+      durationBuckets: [7, ...new Array<number>(durationBucketsSeconds.length).fill(0)],
+      bytesOut: 10,
+      bytesIn: 14,
+    },
   ]);
   assert.deepEqual(sum.services, [{ service: 's', retries: 4 }]);
   assert.deepEqual(first.routes[0]?.codes, [0, 0, 3, 0, 0, 0], 'the inputs are not changed');

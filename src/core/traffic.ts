@@ -62,6 +62,11 @@ export interface EndpointTraffic {
   inFlight: number;
   /** Upstream answers by `codeClasses` index (`none`: the attempt got no response head). */
   readonly codes: number[];
+  /**
+   * Attempts that got a response, by how long they took from being sent to the response's end (`durationBucketIndex`,
+   * not cumulative): the endpoint's own latency, for its percentiles on the dashboard.
+   */
+  readonly durationBuckets: number[];
   /** L4 connections and UDP sessions: bytes sent to the endpoint, and received from it. */
   bytesOut: number;
   bytesIn: number;
@@ -118,13 +123,14 @@ export function sumTraffic(reports: readonly TrafficReport[]): TrafficReport {
       const key = `${e.service}\u0000${e.endpoint}`;
       const sum = endpoints.get(key);
       if (sum === undefined) {
-        endpoints.set(key, { ...e, codes: [...e.codes] });
+        endpoints.set(key, { ...e, codes: [...e.codes], durationBuckets: [...e.durationBuckets] });
         continue;
       }
       sum.inFlight += e.inFlight;
       sum.bytesOut += e.bytesOut;
       sum.bytesIn += e.bytesIn;
       addInto(sum.codes, e.codes);
+      addInto(sum.durationBuckets, e.durationBuckets);
     }
     for (const s of report.services) {
       const sum = services.get(s.service);

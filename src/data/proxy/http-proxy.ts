@@ -14,7 +14,7 @@ import { bufferBody, CHUNKED_PREFETCH_MS, prefetchBody } from './request-body.js
 import type { Readable } from 'node:stream';
 import type { RoutePolicies } from '../routing/route-policies.js';
 import { RequestRecord } from '../request-counters.js';
-import { codeClassIndex } from '../../core/traffic.js';
+import { codeClassIndex, durationBucketIndex } from '../../core/traffic.js';
 import {
   BodyTooLargeError,
   declaresTooLargeBody,
@@ -222,7 +222,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #stream: Readable | undefined;
   #endpoint: EndpointRuntime | undefined;
   #tried: Set<EndpointId> | undefined;
-  /** When the current attempt was sent (epoch ms), for latency-aware balancing. */
+  /** When the current attempt was sent (epoch ms), for latency-aware balancing and the endpoint's latency buckets. */
   #sentAt = 0;
   /** The endpoint stickiness chose for the first attempt. */
   #preferred: EndpointRuntime | undefined;
@@ -310,7 +310,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#endpoint = runtime;
     this.#answered = false;
     if (this.#tried !== undefined) this.#service.counters.retries++;
-    if (this.#service.measures !== undefined) this.#sentAt = Date.now();
+    this.#sentAt = Date.now();
     runtime.load.inFlight++;
     runtime.load.requests++;
     if (preferred !== undefined) runtime.load.stickyRequests++;
@@ -470,6 +470,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (endpoint !== undefined) {
       endpoint.load.inFlight--;
       if (!this.#answered) endpoint.load.responses[0]!++;
+      else endpoint.load.durationBuckets[durationBucketIndex((Date.now() - this.#sentAt) / 1000)]!++;
       this.#endpoint = undefined;
     }
     return endpoint;

@@ -3,7 +3,12 @@ import type { BalancingConfig } from '../../core/snapshot.js';
 import type { LoadGauge } from '../balancing/balancer.js';
 import type { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
 import { RetryBudget } from '../proxy/retry-budget.js';
-import { emptyCodeCounts, type EndpointTraffic, type ServiceTraffic } from '../../core/traffic.js';
+import {
+  emptyCodeCounts,
+  emptyDurationBuckets,
+  type EndpointTraffic,
+  type ServiceTraffic,
+} from '../../core/traffic.js';
 
 /** Live counters of one endpoint in this process; the same object survives snapshot swaps. */
 export interface InFlightCounter {
@@ -16,6 +21,8 @@ export interface InFlightCounter {
   stickyRequests: number;
   /** Upstream answers by `codeClasses` index (index 0: the attempt got no response head), for metrics. */
   readonly responses: number[];
+  /** Answered attempts by time from sent to response end (`durationBucketIndex`), for per-endpoint percentiles. */
+  readonly durationBuckets: number[];
   /** L4 connections and UDP sessions: bytes sent to the endpoint and received from it. */
   bytesOut: number;
   bytesIn: number;
@@ -46,6 +53,7 @@ export class InFlightGauges {
         requests: 0,
         stickyRequests: 0,
         responses: emptyCodeCounts(),
+        durationBuckets: emptyDurationBuckets(),
         bytesOut: 0,
         bytesIn: 0,
       };
@@ -84,6 +92,7 @@ export class InFlightGauges {
         endpoint: key.slice(split + 1),
         inFlight: counter.inFlight,
         codes: [...counter.responses],
+        durationBuckets: [...counter.durationBuckets],
         bytesOut: counter.bytesOut,
         bytesIn: counter.bytesIn,
       });
