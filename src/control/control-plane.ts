@@ -12,6 +12,7 @@ import { DnsDiscovery } from './registry/dns-discovery.js';
 import { Registry, type EndpointRecord } from './registry/registry.js';
 import { registryKey, type RegistryStore } from './registry/registry-store.js';
 import { buildSnapshot, type EndpointView } from './snapshot.js';
+import { ControlEvents, type ControlEvent } from './control-events.js';
 
 /** Where the control plane hands its snapshots: the data plane's `apply`, in-process or over IPC. */
 export type SnapshotSink = (snapshot: Snapshot) => Promise<void>;
@@ -35,6 +36,12 @@ export interface EndpointStatus extends EndpointRecord {
   readonly ejection?: { readonly until?: number; readonly count: number };
 }
 
+/** What the events compare between two publications, per endpoint. */
+interface PublishedEndpoint {
+  readonly service: string;
+  readonly view: EndpointView;
+}
+
 /** Slow start ramps from this share of the weight. */
 const slowStartFloor = 0.1;
 /** While an endpoint ramps up, the snapshot is rebuilt this often (ms). */
@@ -47,6 +54,8 @@ const rampStepMs = 1_000;
  */
 export class ControlPlane implements FactSink {
   readonly registry: Registry;
+  /** What changed, as it is published (membership, health, state, weight, configuration), for the admin API. */
+  readonly events = new ControlEvents();
   readonly #sink: SnapshotSink;
   readonly #log: Logger;
   readonly #now: () => number;
@@ -59,6 +68,10 @@ export class ControlPlane implements FactSink {
   #published: Snapshot | undefined;
   /** Endpoint keys in the last snapshot: an endpoint not among them is new (and ramps up). */
   #known = new Set<string>();
+  /** Every endpoint as last published, by registry key, to tell what the next publication changed. */
+  #publishedEndpoints = new Map<string, PublishedEndpoint>();
+  /** Registrations the lease sweep removed, until the publication that drops them says why. */
+  readonly #expired = new Set<string>();
   readonly #rampStart = new Map<string, number>();
   #publishing: Promise<void> | undefined;
   #pending = false;
@@ -128,6 +141,7 @@ export class ControlPlane implements FactSink {
       if (previous !== undefined) this.#adopt(previous);
       throw error;
     }
+    this.events.emit({ type: 'config', at: this.#now(), ok: true, version: this.#version });
   }
 
   /** Publishes a snapshot with what is known now, and resolves when the data plane applied it. */
@@ -274,6 +288,7 @@ export class ControlPlane implements FactSink {
     try {
       const expired = await this.registry.expireLeases();
       for (const registration of expired) {
+        this.#expired.add(registryKey(registration.service, registration.id));
         this.#log.info({ service: registration.service, endpoint: registration.id }, 'lease expired: endpoint removed');
       }
     } catch (error) {
@@ -304,6 +319,50 @@ export class ControlPlane implements FactSink {
       return 1;
     }
     return slowStartFloor + (1 - slowStartFloor) * Math.max(0, progress);
+  }
+
+  /** Emits an event for every endpoint the publication added, removed or changed (health, state, weight). */
+  #announce(published: ReadonlyMap<string, PublishedEndpoint>, at: number): void {
+    for (const [key, { service, view }] of this.#publishedEndpoints) {
+      if (published.has(key)) continue;
+      const { id: endpoint, url, source } = view.record;
+      const reason = this.#expired.has(key) ? { reason: 'lease expired' } : {};
+      this.events.emit({ type: 'endpoint-removed', at, service, endpoint, url, source, ...reason });
+    }
+    this.#expired.clear();
+    for (const [key, { service, view }] of published) {
+      const { id: endpoint, url, source, state, weight } = view.record;
+      const before = this.#publishedEndpoints.get(key)?.view;
+      if (before === undefined) {
+        this.events.emit({ type: 'endpoint-added', at, service, endpoint, url, source });
+        continue;
+      }
+      if (before.health !== view.health)
+        this.events.emit(this.#healthEvent(service, endpoint, before.health, view.health, at));
+      if (before.record.state !== state)
+        this.events.emit({ type: 'state', at, service, endpoint, from: before.record.state, to: state });
+      if (before.record.weight !== weight)
+        this.events.emit({ type: 'weight', at, service, endpoint, from: before.record.weight, to: weight });
+    }
+  }
+
+  #healthEvent(service: string, endpoint: EndpointId, from: Health, to: Health, at: number): ControlEvent {
+    if (to === 'ejected') {
+      const ejection = this.#outliers.ejection(service, endpoint);
+      const detail = 'consecutive gateway errors (outlier detection)';
+      return {
+        type: 'health',
+        at,
+        service,
+        endpoint,
+        from,
+        to,
+        detail,
+        ...(ejection === undefined ? {} : { ejection }),
+      };
+    }
+    const detail = this.#health.status(service, endpoint)?.lastCheck?.detail;
+    return { type: 'health', at, service, endpoint, from, to, ...(detail === undefined ? {} : { detail }) };
   }
 
   #schedule(): void {
@@ -343,16 +402,23 @@ export class ControlPlane implements FactSink {
     for (const key of this.#rampStart.keys()) if (!keys.has(key)) this.#rampStart.delete(key);
     this.#outliers.retain(keys);
     const secrets = config.stickinessSecrets.length > 0 ? config.stickinessSecrets : [this.#localSecret];
+    const published = new Map<string, PublishedEndpoint>();
     const snapshot = buildSnapshot(
       config,
       this.#version + 1,
-      (service) => this.#views(service, config.services[service]!, now),
+      (service) => {
+        const views = this.#views(service, config.services[service]!, now);
+        for (const view of views) published.set(registryKey(service, view.record.id), { service, view });
+        return views;
+      },
       secrets,
     );
     await this.#sink(snapshot);
     this.#version = snapshot.version;
     this.#published = snapshot;
     this.#known = keys;
+    if (!first) this.#announce(published, now);
+    this.#publishedEndpoints = published;
     this.#log.debug({ version: snapshot.version }, 'snapshot published');
     clearTimeout(this.#rampTimer);
     if (this.#rampStart.size > 0 && !this.#closed) {
