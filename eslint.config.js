@@ -16,7 +16,14 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.mjs', 'bench/*.mjs', 'test/integration/fixtures/*.mjs'],
+          allowDefaultProject: [
+            '*.js',
+            'bin/*.js',
+            'scripts/*.mjs',
+            'bench/*.mjs',
+            'test/integration/fixtures/*.mjs',
+            'src/admin/dashboard/*.js',
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from './admin/admin-server.js';
+import type { EventStreamTuning } from './admin/event-stream.js';
 import type { AdminContext, EndpointCounters } from './admin/admin-api.js';
 import { configSchema, type SwitchyardConfig, type SwitchyardConfigInput } from './config/schema.js';
 import { ControlPlane } from './control/control-plane.js';
@@ -28,6 +29,8 @@ export interface SwitchyardOptions {
   readonly reload?: () => Promise<SwitchyardConfigInput>;
   /** DNS resolver for `dns:` discovery (tests point it at a local server). */
   readonly resolver?: ConstructorParameters<typeof ControlPlane>[0]['resolver'];
+  /** Tuning of the dashboard's event stream (`GET /api/events`): stats interval, slow-client limit, heartbeat. */
+  readonly events?: EventStreamTuning;
 }
 
 /** A running balancer, as returned by `createSwitchyard`. */
@@ -114,6 +117,8 @@ export async function startSwitchyard(
       return result;
     } catch (error) {
       reloads.failure++;
+      const problems = error instanceof SwitchyardError ? error.problems : [String((error as Error).message)];
+      control.events.emit({ type: 'config', at: Date.now(), ok: false, problems });
       throw error;
     }
   };
@@ -168,7 +173,7 @@ export async function startSwitchyard(
               },
             }),
       };
-      admin = new AdminServer(config.admin, ctx, log);
+      admin = new AdminServer(config.admin, ctx, log, options.events);
       await admin.listen();
     }
   } catch (error) {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { endpointId, endpointUrl } from '../config/primitives.js';
 import type { ControlPlane, EndpointStatus } from '../control/control-plane.js';
 import { ApiError, readJson } from './http-kit.js';
+import type { EndpointRates, LiveStats } from './live-stats.js';
 
 /** Live counters of one endpoint: requests (L7), open connections or sessions and their bytes (L4). */
 export interface EndpointCounters {
@@ -13,6 +14,12 @@ export interface EndpointCounters {
   readonly stickyRequests: number;
   readonly bytesOut: number;
   readonly bytesIn: number;
+  /**
+   * Upstream answers by `codeClasses` index (0: no response), and answered attempts by `durationBucketIndex`: the
+   * error rate and latency percentiles of the dashboard. Optional: without them those show as unknown.
+   */
+  readonly responses?: readonly number[];
+  readonly durationBuckets?: readonly number[];
 }
 
 /** What the admin API reads from the running balancer besides the control plane. */
@@ -32,6 +39,8 @@ export interface AdminContext {
   >;
   /** Epoch ms the balancer started. */
   readonly startedAt: number;
+  /** Rates, error rates and latency percentiles per endpoint, sampled every second (the admin server sets it). */
+  readonly live?: LiveStats;
   /** Gathers fresh counters before a read (with workers: each worker's report); absent in one process. */
   readonly refresh?: () => Promise<void>;
   /** The worker processes (with `workers` only), listed by `GET /api/overview`. */
@@ -93,7 +102,7 @@ const iso = (epochMs: number | undefined): string | null =>
   epochMs === undefined ? null : new Date(epochMs).toISOString();
 
 /** The wire shape of an endpoint in `GET /api/services/{service}`. */
-function endpointJson(status: EndpointStatus, counters: EndpointCounters) {
+function endpointJson(status: EndpointStatus, counters: EndpointCounters, rates: EndpointRates | undefined) {
   return {
     id: status.id,
     url: status.url,
@@ -105,6 +114,11 @@ function endpointJson(status: EndpointStatus, counters: EndpointCounters) {
     inFlight: counters.inFlight,
     requests: counters.requests,
     stickyRequests: counters.stickyRequests,
+    /** Over the last 10 s (admin/live-stats.ts); null while there is nothing to measure. */
+    requestRate: rates?.requestRate ?? 0,
+    errorRate: rates?.errorRate ?? null,
+    latencyMs: rates?.latencyMs ?? null,
+    stickyShare: rates?.stickyShare ?? null,
     /** L4 connections and UDP sessions to the endpoint: bytes sent to it and received from it. */
     bytes: { toEndpoint: counters.bytesOut, fromEndpoint: counters.bytesIn },
     lastCheck:
@@ -150,7 +164,7 @@ export function serviceDetail(ctx: AdminContext, service: string) {
     healthCheck: config?.healthCheck ?? null,
     endpoints: ctx.control
       .endpointStatuses(service)
-      .map((status) => endpointJson(status, ctx.counters(service, status.id))),
+      .map((status) => endpointJson(status, ctx.counters(service, status.id), ctx.live?.rates(service, status.id))),
   };
 }
 

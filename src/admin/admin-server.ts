@@ -5,14 +5,27 @@ import { listenAt } from '../config/address.js';
 import type { Logger } from '../core/log.js';
 import { mutationHandlers, readHandlers, type AdminContext, type ApiCall, type ApiResult } from './admin-api.js';
 import { ApiError, bearerToken, secretMatches, sendApiError, sendJson, sendText } from './http-kit.js';
+import { AdminSessions, type AdminRole } from './admin-sessions.js';
+import { serveDashboard } from './dashboard-files.js';
+import { EventStream, type EventStreamTuning } from './event-stream.js';
+import { LiveStats } from './live-stats.js';
 
 type Access = 'open' | 'read' | 'admin';
 type Handler = (ctx: AdminContext, call: ApiCall) => ApiResult | Promise<ApiResult>;
+/** A handler that writes the response itself (the event stream, the dashboard's files, the session cookie). */
+type RawHandler = (req: IncomingMessage, res: ServerResponse, role: AdminRole, path: string) => void;
 
 interface Route {
   readonly pattern: RegExp;
   /** Handlers by method; every other method gets 405 with `Allow`. */
-  readonly methods: Readonly<Record<string, { readonly access: Access; readonly handler: Handler }>>;
+  readonly methods: Readonly<
+    Record<
+      string,
+      | { readonly access: Access; readonly handler: Handler }
+      /** `session`: a dashboard session cookie (admin-sessions.ts) may stand in for the bearer token. */
+      | { readonly access: Access; readonly raw: RawHandler; readonly session?: boolean }
+    >
+  >;
 }
 
 /** One path segment: anything but a slash (ids such as `[::1]:3000` included), percent-decoded after matching. */
@@ -62,12 +75,42 @@ export class AdminServer {
   readonly #config: AdminConfig;
   readonly #ctx: AdminContext;
   readonly #log: Logger;
+  readonly #live: LiveStats;
+  readonly #events: EventStream;
+  readonly #sessions = new AdminSessions();
+  /** The routes of this server: the dashboard's own (event stream, session, files), then the shared table. */
+  readonly #routes: readonly Route[];
   #draining = false;
 
-  constructor(config: AdminConfig, ctx: AdminContext, log: Logger) {
+  constructor(config: AdminConfig, ctx: AdminContext, log: Logger, tuning: EventStreamTuning = {}) {
     this.#config = config;
-    this.#ctx = ctx;
     this.#log = log.child({ component: 'admin' });
+    this.#live = new LiveStats({
+      control: ctx.control,
+      counters: (service, endpoint) => ctx.counters(service, endpoint),
+      ...(ctx.refresh === undefined ? {} : { refresh: ctx.refresh }),
+      ...(tuning.statsIntervalMs === undefined ? {} : { intervalMs: tuning.statsIntervalMs }),
+    });
+    this.#ctx = { ...ctx, live: this.#live };
+    this.#events = new EventStream(this.#live, ctx.control.events, this.#log, tuning);
+    this.#routes = [
+      {
+        pattern: /^\/api\/events$/,
+        methods: { GET: { access: 'read', session: true, raw: (req, res) => this.#events.open(req, res) } },
+      },
+      {
+        pattern: /^\/api\/session$/,
+        methods: {
+          POST: { access: 'read', raw: (req, res, role) => this.#openSession(req, res, role) },
+          DELETE: { access: 'open', raw: (req, res) => this.#closeSession(req, res) },
+        },
+      },
+      {
+        pattern: /^\/dashboard(\/.*)?$/,
+        methods: { GET: { access: 'open', raw: (req, res, _role, path) => serveDashboard(req, res, path) } },
+      },
+      ...routes,
+    ];
     this.#server = createServer(
       { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 },
       (req, res) => {
@@ -84,6 +127,7 @@ export class AdminServer {
   async listen(): Promise<AddressInfo> {
     await listenAt(this.#server, this.#config.address);
     const bound = this.address();
+    this.#live.start();
     this.#log.info({ address: bound.address, port: bound.port }, 'admin API listening');
     return bound;
   }
@@ -98,6 +142,8 @@ export class AdminServer {
   }
 
   async close(): Promise<void> {
+    this.#events.close();
+    this.#live.close();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
@@ -110,7 +156,7 @@ export class AdminServer {
       sendJson(res, this.#draining ? 503 : 200, { status: this.#draining ? 'draining' : 'ready' });
       return;
     }
-    const route = routes.find((r) => r.pattern.test(path));
+    const route = this.#routes.find((r) => r.pattern.test(path));
     if (route === undefined) {
       sendApiError(res, new ApiError(404, 'Not found', `no admin resource at ${path}`));
       return;
@@ -125,7 +171,8 @@ export class AdminServer {
     }
     const client = req.socket.remoteAddress;
     try {
-      this.#authorise(req, entry.access);
+      const role = this.#authorise(req, entry.access, 'session' in entry && entry.session === true);
+      if ('raw' in entry) return entry.raw(req, res, role, path);
       const params = (route.pattern.exec(path) ?? []).slice(1).map(decodePathSegment);
       if (method === 'GET') await this.#ctx.refresh?.();
       const result = await entry.handler(this.#ctx, { req, params, maxBodyBytes: this.#config.maxBodyBytes });
@@ -139,13 +186,16 @@ export class AdminServer {
     }
   }
 
-  #authorise(req: IncomingMessage, access: Access): void {
-    if (access === 'open') return;
+  /** Checks the caller may make this call and returns its role (`admin` when the API has no tokens). */
+  #authorise(req: IncomingMessage, access: Access, session = false): AdminRole {
     const { admin, read } = this.#config.tokens;
     const adminToken = admin === '' ? undefined : admin;
     const readToken = read === '' ? undefined : read;
-    if (adminToken === undefined && readToken === undefined) return; // no tokens: open (loopback only, see the schema)
+    if (adminToken === undefined && readToken === undefined) return 'admin'; // no tokens: open (loopback only)
+    if (access === 'open') return 'read';
     const presented = bearerToken(req);
+    const sessionRole = session && presented === undefined ? this.#sessions.roleOf(req) : undefined;
+    if (sessionRole !== undefined && (access === 'read' || sessionRole === 'admin')) return sessionRole;
     if (presented === undefined) {
       throw new ApiError(
         401,
@@ -167,6 +217,27 @@ export class AdminServer {
       );
     }
     if (access === 'admin' && !isAdmin) throw new ApiError(403, 'Forbidden', 'this call needs the admin token');
+    return isAdmin ? 'admin' : 'read';
+  }
+
+  /** `POST /api/session`: the bearer token was valid; a session cookie for the event stream carries its role. */
+  #openSession(req: IncomingMessage, res: ServerResponse, role: AdminRole): void {
+    req.resume();
+    const text = `${JSON.stringify({ role })}\n`;
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+      'set-cookie': this.#sessions.open(role),
+    });
+    res.end(text);
+  }
+
+  /** `DELETE /api/session`: forgets the session and clears its cookie (needs no token: it only ends access). */
+  #closeSession(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    res.writeHead(204, { 'cache-control': 'no-store', 'set-cookie': this.#sessions.close(req) });
+    res.end();
   }
 
   #audit(
