@@ -6,6 +6,7 @@ import { registerCommand } from './register.js';
 import { reloadCommand } from './reload.js';
 import { exitCodes } from './run-until-stopped.js';
 import { start } from './start.js';
+import { statusCommand } from './status.js';
 import {
   parseAlgorithmList,
   parseEndpointCount,
@@ -123,6 +124,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action(async (options: { admin: string; token?: string; workers?: boolean }) => {
       const token = options.token ?? process.env['SWITCHYARD_ADMIN_TOKEN'];
       code = await reloadCommand({ ...options, ...(token === undefined ? {} : { token }) });
+    });
+
+  program
+    .command('status')
+    .description('services and endpoints with state, health, weight, in-flight, rate, errors and p99, as a table')
+    .option('--admin <url>', 'admin API base URL', 'http://127.0.0.1:9901')
+    .option('--token <token>', 'read or admin token (default: $SWITCHYARD_ADMIN_TOKEN)')
+    .option('--watch', 'print a new table every second until interrupted')
+    .action(async (options: { admin: string; token?: string; watch?: boolean }) => {
+      const token = options.token ?? process.env['SWITCHYARD_ADMIN_TOKEN'];
+      code = await statusCommand({ ...options, ...(token === undefined || token === '' ? {} : { token }) });
     });
 
   program
