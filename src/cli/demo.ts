@@ -32,6 +32,8 @@ export async function demo(options: DemoOptions): Promise<number> {
           slowStartMs: 0,
         },
       },
+      // On here (off by default): watching the lines scroll by is half of what a demo is for.
+      accessLog: { enabled: true },
     },
     { logger: log },
   );
@@ -57,6 +59,8 @@ export async function demo(options: DemoOptions): Promise<number> {
     `  curl localhost:${port}/            # run it a few times: the instances take turns (round-robin)`,
     `  for i in 1 2 3 4 5 6; do curl -s localhost:${port}/hello; done`,
     `  curl -i localhost:${port}/        # see Via, X-Request-Id and which instance answered (x-instance)`,
+    '',
+    'Each request prints its access-log line here (JSON: endpoint, timings, retries, flags).',
     '',
     `The admin API is on ${adminUrl} (token: ${token}):`,
     `  curl -s -H 'Authorization: Bearer ${token}' ${adminUrl}/api/services/demo`,

@@ -1,5 +1,6 @@
 import type { Logger } from '../core/log.js';
 import { defaultDrainDeadlineMs, type Switchyard } from '../main.js';
+import { reopenAccessLogs } from '../observability/access-log.js';
 
 /** Exit codes of SPEC.md: 0 clean stop, 3 drain deadline exceeded (or a forced second signal). */
 export const exitCodes = { ok: 0, failure: 1, usage: 2, forced: 3 } as const;
@@ -13,7 +14,8 @@ export interface RunHooks {
 
 /**
  * Runs a started balancer until SIGTERM or SIGINT, then drains it (in-flight requests finish within the deadline).
- * A second SIGINT or SIGTERM stops at once. Resolves with the process exit code.
+ * A second SIGINT or SIGTERM stops at once. SIGUSR1 reopens the access log files (after logrotate moved them).
+ * Resolves with the process exit code.
  */
 export function runUntilStopped(switchyard: Switchyard, log: Logger, hooks: RunHooks = {}): Promise<number> {
   return new Promise((resolve) => {
@@ -24,7 +26,12 @@ export function runUntilStopped(switchyard: Switchyard, log: Logger, hooks: RunH
         .reload()
         .catch((error: unknown) => log.error({ err: error }, 'reload failed; the running configuration stays'));
     };
+    const onReopen = (): void => {
+      reopenAccessLogs();
+      log.info('log files reopened');
+    };
     const finish = (code: number): void => {
+      process.off('SIGUSR1', onReopen);
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
       process.off('SIGHUP', onReload);
@@ -56,5 +63,6 @@ export function runUntilStopped(switchyard: Switchyard, log: Logger, hooks: RunH
     process.on('SIGINT', onStop);
     process.on('SIGHUP', onReload);
     process.on('SIGUSR2', onReload);
+    process.on('SIGUSR1', onReopen);
   });
 }

@@ -29,7 +29,9 @@ export type PrimaryMessage =
   /** Send a `report`. */
   | { readonly sy: 'report'; readonly seq: number }
   /** Stop accepting, let in-flight work finish within `deadlineMs`, answer `drained`, then exit. */
-  | { readonly sy: 'drain'; readonly deadlineMs: number };
+  | { readonly sy: 'drain'; readonly deadlineMs: number }
+  /** Reopen the access log files (the primary got SIGUSR1). */
+  | { readonly sy: 'reopen-logs' };
 
 /** Worker → primary. */
 export type WorkerMessage =

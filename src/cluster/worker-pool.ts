@@ -8,6 +8,7 @@ import type { LogFormat, Logger } from '../core/log.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { sumTraffic, type ServedCertificate, type TrafficReport } from '../core/traffic.js';
 import type { DataPlaneHandle } from '../main.js';
+import { relayLogReopen } from '../observability/access-log.js';
 import {
   isSwitchyardMessage,
   type EndpointCountersReport,
@@ -73,6 +74,12 @@ export class WorkerPool implements DataPlaneHandle {
   #refreshing: Promise<void> | undefined;
   #rolling: Promise<unknown> = Promise.resolve();
   #refreshTimer: NodeJS.Timeout | undefined;
+  /** SIGUSR1 reaches the primary: each worker reopens its own access log files. */
+  readonly #unrelayLogReopen = relayLogReopen({
+    reopen: () => {
+      for (const entry of this.#live()) this.#send(entry, { sy: 'reopen-logs' });
+    },
+  });
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -184,6 +191,7 @@ export class WorkerPool implements DataPlaneHandle {
   async close(deadlineMs: number): Promise<boolean> {
     this.#closing = true;
     clearInterval(this.#refreshTimer);
+    this.#unrelayLogReopen();
     const entries = [...this.#entries.values()];
     const outcomes = await Promise.all(
       entries.map(async (entry) => {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, type LogFormat } from '../core/log.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { DataPlane } from '../data/data-plane.js';
+import { reopenAccessLogs } from '../observability/access-log.js';
 import {
   isSwitchyardMessage,
   type EndpointCountersReport,
@@ -86,9 +87,14 @@ export function runWorker(): void {
       case 'drain':
         void drain(message.deadlineMs);
         return;
+      case 'reopen-logs':
+        reopenAccessLogs();
+        return;
     }
   });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2'] as const) process.on(signal, () => undefined);
+  // SIGUSR1 too: without a listener Node would open its inspector; the primary relays log reopening ('reopen-logs').
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const)
+    process.on(signal, () => undefined);
   send({ sy: 'ready' });
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { accessLogSchema } from './access-log-schema.js';
 import { listenerSchema } from './listener-schema.js';
 import { routeSchema } from './route-schema.js';
 import { parseListenAddress } from './address.js';
@@ -74,6 +75,7 @@ const configShape = z.strictObject({
   listeners: z.array(listenerSchema).min(1, 'at least one listener is needed'),
   routes: z.array(routeSchema).default([]),
   services: z.record(name, serviceSchema).default({}),
+  accessLog: accessLogSchema.prefault({}),
 });
 
 /** The whole configuration file. */
@@ -93,6 +95,7 @@ export type EndpointConfig = z.output<typeof endpointSchema>;
 export type Algorithm = (typeof algorithms)[number];
 export type AdminConfig = z.output<typeof adminSchema>;
 export type RegistryConfig = z.output<typeof registrySchema>;
+export type AccessLogConfig = z.output<typeof accessLogSchema>;
 export type {
   HealthCheckConfig,
   DnsConfig,

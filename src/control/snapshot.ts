@@ -52,7 +52,14 @@ export function buildSnapshot(
       retries: service.retries,
     };
   }
-  return { version, listeners: config.listeners, routes: routesOf(config), services, stickinessSecrets };
+  return {
+    version,
+    listeners: config.listeners,
+    routes: routesOf(config),
+    services,
+    stickinessSecrets,
+    accessLog: config.accessLog,
+  };
 }
 
 function toEndpoint(view: EndpointView): Endpoint {

@@ -1,4 +1,5 @@
 import type {
+  AccessLogConfig,
   Algorithm,
   BalancingConfig,
   ListenerConfig,
@@ -24,6 +25,8 @@ export interface Snapshot {
   readonly services: Readonly<Record<string, ServiceSnapshot>>;
   /** Stickiness key secrets: the first signs, all verify. Never shown by the admin API. */
   readonly stickinessSecrets: readonly { readonly id: string; readonly secret: string }[];
+  /** Where and how the data plane writes its access log; undefined (as when `enabled` is false) writes none. */
+  readonly accessLog?: AccessLogConfig;
 }
 
 export type ListenerSnapshot = ListenerConfig;

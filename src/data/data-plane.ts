@@ -21,6 +21,7 @@ import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
 import type { ListenerTraffic, ListenerTrafficReport, ServedCertificate, TrafficReport } from '../core/traffic.js';
 import { RequestCounters } from './request-counters.js';
+import { AccessLog } from '../observability/access-log.js';
 
 /**
  * The data plane: listeners, routing, balancing and upstream pools. It learns everything through `apply(snapshot)`,
@@ -34,6 +35,8 @@ export class DataPlane {
   readonly #gauges = new InFlightGauges();
   /** Requests by listener, route and service, for metrics; kept across snapshots. */
   readonly #requests = new RequestCounters();
+  /** The access log: configured by each snapshot, kept (with its open file) while the configuration stays the same. */
+  readonly #accessLog: AccessLog;
   readonly #facts: FactSink;
   /** The balancer of each service and what it was built from, so an unchanged service keeps its state. */
   #balancers = new Map<string, { readonly signature: string; readonly balancer: Balancer }>();
@@ -42,10 +45,13 @@ export class DataPlane {
   constructor(log: Logger, facts: FactSink) {
     this.#log = log;
     this.#facts = facts;
+    this.#accessLog = new AccessLog(log);
   }
 
   /** Applies a snapshot: new listeners are opened, changed ones swapped, removed ones drained and closed. */
   async apply(snapshot: Snapshot): Promise<void> {
+    // First, so that an access log file that cannot be opened rejects the snapshot before anything changed.
+    const accessLog = this.#accessLog.configure(snapshot.accessLog);
     const services = this.#compileServices(
       Object.values(snapshot.services),
       new StickyKeys(snapshot.stickinessSecrets),
@@ -54,7 +60,7 @@ export class DataPlane {
     try {
       for (const listener of snapshot.listeners) {
         if (listener.protocol === 'tcp' || listener.protocol === 'tls-passthrough' || listener.protocol === 'udp') {
-          const l4 = compileL4Listener(listener, services);
+          const l4 = compileL4Listener(listener, services, accessLog);
           const current = this.#listeners.get(listener.name);
           if ((current instanceof TcpListener || current instanceof UdpListener) && current.accepts(l4)) {
             current.update(l4);
@@ -66,7 +72,7 @@ export class DataPlane {
           opened.push(replacement);
           continue;
         }
-        const runtime = compileListener(listener, snapshot, services, this.#requests);
+        const runtime = compileListener(listener, snapshot, services, this.#requests, accessLog);
         const current = this.#listeners.get(listener.name);
         if (
           current !== undefined &&
@@ -135,6 +141,7 @@ export class DataPlane {
     this.#listeners.clear();
     const forced = await Promise.all(listeners.map((listener) => listener.close(deadlineMs)));
     await this.#pools.close(forced.includes(true));
+    await this.#accessLog.close();
     return forced.includes(true);
   }
 
@@ -271,6 +278,7 @@ function compileListener(
   snapshot: Snapshot,
   services: ReadonlyMap<string, ServiceRuntime>,
   requests: RequestCounters,
+  accessLog: AccessLog | undefined,
 ): ListenerRuntime {
   const routes = snapshot.routes.filter((route) => route.listeners?.includes(listener.name) ?? true);
   const table = new RouteTable(routes);
@@ -281,18 +289,21 @@ function compileListener(
     requests: requests.forTable(listener.name, table),
     trusted: new TrustedProxies(listener.trustedProxies),
     services,
+    accessLog,
   };
 }
 
 function compileL4Listener(
   listener: ListenerSnapshot,
   services: ReadonlyMap<string, ServiceRuntime>,
+  accessLog: AccessLog | undefined,
 ): L4ListenerRuntime {
   const peers = listener.acceptProxyProtocol;
   return {
     snapshot: listener,
     services,
     proxyPeers: peers === undefined || peers.length === 0 ? undefined : new TrustedProxies(peers),
+    accessLog,
   };
 }
 

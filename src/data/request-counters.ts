@@ -8,6 +8,7 @@ import {
   type RouteTraffic,
 } from '../core/traffic.js';
 import type { RouteTable } from './routing/route-table.js';
+import type { HttpAccessRecord } from './access-records.js';
 
 /**
  * The request counters of one listener's compiled route table, resolved at `apply()` time: a request finds its
@@ -70,6 +71,8 @@ export class RequestCounters {
  */
 export class RequestRecord {
   counters: RouteTraffic;
+  /** The request's access-log record, when the access log is on; its line is written when the response closes. */
+  access: HttpAccessRecord | undefined = undefined;
   readonly #res: ServerResponse;
   readonly #startedAt = performance.now();
 
@@ -85,5 +88,6 @@ export class RequestRecord {
     counters.codes[this.#res.headersSent ? codeClassIndex(this.#res.statusCode) : 0]!++;
     counters.durationBuckets[durationBucketIndex(seconds)]!++;
     counters.durationSumSeconds += seconds;
+    if (this.access !== undefined) this.access.finish();
   };
 }

@@ -12,6 +12,7 @@ import type { RetryBudget } from './proxy/retry-budget.js';
 import type { InFlightCounter } from './upstream/in-flight.js';
 import type { RouteCounters } from './request-counters.js';
 import type { ServiceTraffic } from '../core/traffic.js';
+import type { AccessLog } from '../observability/access-log.js';
 
 /**
  * What the data plane compiled from one snapshot: everything a request needs, precomputed at `apply()` time.
@@ -58,4 +59,6 @@ export interface ListenerRuntime {
   readonly services: ReadonlyMap<string, ServiceRuntime>;
   /** Request counters of this listener's routes (for metrics), by route rank. */
   readonly requests: RouteCounters;
+  /** Where each request's line goes; undefined when the access log is off (one test per request). */
+  readonly accessLog: AccessLog | undefined;
 }

@@ -1,6 +1,9 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { listenAt, parseListenAddress } from '../../config/address.js';
+import { proxyErrors } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import type { AccessLog } from '../../observability/access-log.js';
+import { ConnectionAccessRecord } from '../access-records.js';
 import type { ListenerSnapshot } from '../../core/snapshot.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import type { ClientHello } from '../l4/client-hello.js';
@@ -18,6 +21,8 @@ export interface L4ListenerRuntime {
   readonly services: ReadonlyMap<string, ServiceRuntime>;
   /** Peers whose connections start with a PROXY protocol header (`acceptProxyProtocol`). */
   readonly proxyPeers: TrustedProxies | undefined;
+  /** Where each connection's (or UDP session's) line goes; undefined when the access log is off. */
+  readonly accessLog: AccessLog | undefined;
 }
 
 /**
@@ -130,18 +135,23 @@ export class TcpListener {
     const local: ProxyAddress = { address: peerAddress(socket.localAddress), port: socket.localPort ?? 0 };
     const wantsProxy = runtime.proxyPeers?.trusts(peer.address) === true;
     const wantsHello = runtime.snapshot.protocol === 'tls-passthrough';
+    const access =
+      runtime.accessLog === undefined
+        ? undefined
+        : new ConnectionAccessRecord(runtime.accessLog, socket, wantsHello ? 'tls' : 'tcp', peer.address);
     if (!wantsProxy && !wantsHello) {
-      this.#route(socket, runtime, peer, local, undefined, Buffer.alloc(0));
+      this.#route(socket, runtime, peer, local, undefined, Buffer.alloc(0), access);
       return;
     }
     readPreamble(socket, peer, wantsProxy, wantsHello, runtime.snapshot.timeouts.headerMs, (preamble, problem) => {
       if (preamble === undefined) {
         this.#log.debug({ client: peer.address, problem }, 'connection closed before routing');
+        access?.fail(proxyErrors.badRequest.flag);
         socket.destroy();
         return;
       }
       // The runtime in force now: a reload while the preamble was arriving applies to this connection.
-      this.#route(socket, this.#runtime, preamble.client, local, preamble.hello, preamble.rest);
+      this.#route(socket, this.#runtime, preamble.client, local, preamble.hello, preamble.rest, access);
     });
   };
 
@@ -152,18 +162,25 @@ export class TcpListener {
     local: ProxyAddress,
     hello: ClientHello | undefined,
     pending: Buffer,
+    access: ConnectionAccessRecord | undefined,
   ): void {
     const serviceName =
       runtime.snapshot.protocol === 'tls-passthrough'
         ? passthroughService(runtime.snapshot, hello)
         : runtime.snapshot.service;
     const service = serviceName === undefined ? undefined : runtime.services.get(serviceName);
+    if (access !== undefined) {
+      access.clientIp = client.address;
+      access.host = hello?.serverName;
+      access.service = service?.snapshot.name;
+    }
     if (service === undefined) {
       this.#log.debug({ client: client.address, sni: hello?.serverName }, 'no route for the connection');
+      access?.fail(proxyErrors.noRoute.flag);
       socket.destroy();
       return;
     }
-    new TcpTunnel(socket, service, { client, local }, this.traffic, pending).start();
+    new TcpTunnel(socket, service, { client, local }, this.traffic, pending, access).start();
   }
 }
 

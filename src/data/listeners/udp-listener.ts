@@ -2,7 +2,9 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP, isIPv6, type AddressInfo } from 'node:net';
 import { parseListenAddress } from '../../config/address.js';
 import type { EndpointId } from '../../core/endpoint.js';
+import { proxyErrors } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import { writeUdpSession } from '../access-records.js';
 import type { ListenerSnapshot } from '../../core/snapshot.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { peerAddress } from '../proxy/forwarding.js';
@@ -39,8 +41,12 @@ interface UdpSession {
   readonly upstream: Socket;
   /** Datagrams received before the upstream socket was connected; undefined once it is. */
   pending: Buffer[] | undefined;
-  /** When a datagram last went either way (epoch ms). */
+  /** When the session began, and when a datagram last went either way (epoch ms). */
+  readonly startedAt: number;
   activeAt: number;
+  /** Datagram payload bytes from the client, and sent back to it (for the access log). */
+  bytesIn: number;
+  bytesOut: number;
   answered: boolean;
   ended: boolean;
 }
@@ -183,6 +189,7 @@ export class UdpListener {
     } else {
       this.#touch(session);
     }
+    session.bytesIn += datagram.length;
     const upstream = session.upstream;
     if (session.pending !== undefined) {
       if (session.pending.length < maxPendingDatagrams) session.pending.push(datagram);
@@ -214,6 +221,7 @@ export class UdpListener {
     }
     const { host, port } = hostAndPort(endpoint.endpoint.url);
     const upstream = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+    const now = Date.now();
     const session: UdpSession = {
       key,
       clientAddress: from.address,
@@ -222,7 +230,10 @@ export class UdpListener {
       endpoint,
       upstream,
       pending: [],
-      activeAt: Date.now(),
+      startedAt: now,
+      activeAt: now,
+      bytesIn: 0,
+      bytesOut: 0,
       answered: false,
       ended: false,
     };
@@ -267,6 +278,7 @@ export class UdpListener {
       return;
     }
     this.traffic.bytesOut += reply.length;
+    session.bytesOut += reply.length;
     this.#socket.send(reply, session.clientPort, session.clientAddress, ignoreError);
   }
 
@@ -281,9 +293,9 @@ export class UdpListener {
       { client: peerAddress(session.clientAddress), endpoint: session.endpoint.endpoint.id, code },
       'udp session error',
     );
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH')
-      reportFailure(session.service, session.endpoint);
-    this.#end(session);
+    const refused = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH';
+    if (refused) reportFailure(session.service, session.endpoint);
+    this.#end(session, refused ? proxyErrors.connectFailure.flag : proxyErrors.upstreamReset.flag);
   }
 
   /** Marks a session active now and moves it to the end of the table (most recently active). */
@@ -295,9 +307,25 @@ export class UdpListener {
     this.#newest = session;
   }
 
-  #end(session: UdpSession): void {
+  /** Ends a session (idle, evicted, no longer routable, failed with `flag`, or the listener closing) and logs it. */
+  #end(session: UdpSession, flag = ''): void {
     if (session.ended) return;
     session.ended = true;
+    const accessLog = this.#runtime.accessLog;
+    if (accessLog !== undefined) {
+      writeUdpSession(
+        accessLog,
+        {
+          startedAt: session.startedAt,
+          clientAddress: peerAddress(session.clientAddress),
+          service: session.service.snapshot.name,
+          endpoint: session.endpoint.endpoint.id,
+          bytesIn: session.bytesIn,
+          bytesOut: session.bytesOut,
+        },
+        flag,
+      );
+    }
     session.pending = undefined;
     if (this.#sessions.get(session.key) === session) this.#sessions.delete(session.key);
     if (this.#newest === session) this.#newest = undefined;

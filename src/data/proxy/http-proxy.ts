@@ -14,6 +14,8 @@ import { bufferBody, CHUNKED_PREFETCH_MS, prefetchBody } from './request-body.js
 import type { Readable } from 'node:stream';
 import type { RoutePolicies } from '../routing/route-policies.js';
 import { RequestRecord } from '../request-counters.js';
+import { HttpAccessRecord } from '../access-records.js';
+import { accessFlags } from '../../core/access-entry.js';
 import { codeClassIndex, durationBucketIndex } from '../../core/traffic.js';
 import {
   BodyTooLargeError,
@@ -67,6 +69,7 @@ const maxAttempts = 2;
 export function handleRequest(req: IncomingMessage, res: ServerResponse, listener: ListenerRuntime): void {
   // Counted as unrouted until a route takes it, whatever the outcome (a 4xx before routing included).
   const record = new RequestRecord(res, listener.requests.unrouted);
+  if (listener.accessLog !== undefined) record.access = new HttpAccessRecord(listener.accessLog, req, res);
   const limits = listener.snapshot.limits;
   const target = req.url ?? '/';
   if (target.length > limits.targetBytes) {
@@ -99,6 +102,7 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, listene
   // HTTP/2 frames a body without Content-Length or Transfer-Encoding: there is one unless HEADERS ended the stream.
   const h2Body = 'stream' in req && forwarded.contentLength === undefined && !endedWithHeaders(req.stream);
   const head = h2Body ? { ...forwarded, hasBody: true } : forwarded;
+  if (record.access !== undefined) record.access.head = head;
   if (head.duplicateHost || (head.host === undefined && req.httpVersionMinor === 1)) {
     const detail = head.duplicateHost ? 'more than one Host header' : 'an HTTP/1.1 request needs a Host header';
     sendProblem(res, proxyErrors.badRequest, head.requestId, { detail, close: true });
@@ -154,6 +158,7 @@ function routeAndForward(
   }
   const { route, path, query } = decision;
   record.counters = listener.requests.byRank[route.rank] ?? record.counters;
+  if (record.access !== undefined) record.access.route = route.route;
   const policies = route.policies;
   if (declaresTooLargeBody(head.contentLength, policies)) {
     sendProblem(res, proxyErrors.payloadTooLarge, requestId, { close: true });
@@ -176,7 +181,7 @@ function routeAndForward(
   }
   const forwarded =
     policies.requestHeaders === undefined ? head : { ...head, headers: policies.requestHeaders.apply(head.headers) };
-  new ProxyExchange(req, res, service, forwarded, decision.target, policies).start();
+  new ProxyExchange(req, res, service, forwarded, decision.target, policies, record.access).start();
 }
 
 /** A request body that pauses longer than `idleMs` gets 408 (or a closed connection once a response started). */
@@ -236,6 +241,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #awaitingDrain = false;
   #clientGone = false;
   #done = false;
+  /** What the access log learns of this exchange; undefined when it is off. */
+  readonly #access: HttpAccessRecord | undefined;
 
   constructor(
     req: IncomingMessage,
@@ -244,6 +251,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     head: RequestHead,
     path: string,
     policies?: RoutePolicies,
+    access?: HttpAccessRecord,
   ) {
     this.#req = req;
     this.#res = res;
@@ -251,6 +259,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#head = head;
     this.#path = path;
     this.#policies = policies;
+    this.#access = access;
   }
 
   start(): void {
@@ -309,6 +318,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.#endpoint = runtime;
     this.#answered = false;
+    if (this.#access !== undefined)
+      this.#access.attempt(runtime.endpoint.id, preferred !== undefined, this.#tried !== undefined);
     if (this.#tried !== undefined) this.#service.counters.retries++;
     this.#sentAt = Date.now();
     runtime.load.inFlight++;
@@ -338,6 +349,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // informational (103): the final response follows
     if (this.#endpoint !== undefined) this.#endpoint.load.responses[codeClassIndex(statusCode)]!++;
     this.#answered = true;
+    if (this.#access !== undefined) this.#access.answered(statusCode);
     const res = this.#res;
     if (res.destroyed) return false;
     const endpoint = this.#endpoint;
@@ -365,6 +377,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     const res = this.#res;
     // A destroyed response never emits 'drain' (perf-notes trap 1): the close handler aborts the upstream instead.
     if (res.destroyed) return false;
+    if (this.#access !== undefined) this.#access.bodyBytesOut += chunk.length;
     if (res.write(chunk)) return true;
     if (!this.#awaitingDrain) {
       this.#awaitingDrain = true;
@@ -390,6 +403,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.#res.headersSent || this.#clientGone) {
       // Mid-body failure: close the client connection so a truncated body is never mistaken for a whole one.
       this.#done = true;
+      if (this.#access !== undefined)
+        this.#access.flag = this.#clientGone ? accessFlags.downstreamClosed : midBodyFlag(error);
       this.#res.destroy();
       return;
     }
@@ -486,6 +501,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#clientGone = true;
     this.#abort?.(new Error('client closed the connection'));
   };
+}
+
+/** The access-log flag of an upstream failure after the response started: a body timeout, or the upstream's close. */
+function midBodyFlag(error: Error): string {
+  const code = (error as { code?: string }).code;
+  return code === 'UND_ERR_BODY_TIMEOUT' ? proxyErrors.upstreamTimeout.flag : proxyErrors.upstreamReset.flag;
 }
 
 function errorFor(code: string): ProxyError {

@@ -2,6 +2,12 @@ import type { ServerResponse } from 'node:http';
 import { problemJson, type ProxyError } from '../../core/errors.js';
 
 /**
+ * The error each response was answered with, for the access log's `flags` (read when the response closes). Every
+ * problem answer passes here, whichever part of the data plane gives it; a response nobody logs is simply collected.
+ */
+export const answeredProblems = new WeakMap<ServerResponse, ProxyError>();
+
+/**
  * Answers with a small problem+json document (RFC 9457). With `close`, the connection is closed after it: used for
  * malformed or abusive requests, where the rest of the connection cannot be trusted.
  */
@@ -22,4 +28,5 @@ export function sendProblem(
   if (options.close === true && !('stream' in res)) headers.push('connection', 'close');
   res.writeHead(error.status, headers);
   res.end(body);
+  answeredProblems.set(res, error);
 }

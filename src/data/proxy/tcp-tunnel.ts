@@ -1,5 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import type { EndpointId } from '../../core/endpoint.js';
+import { proxyErrors } from '../../core/errors.js';
+import { accessFlags } from '../../core/access-entry.js';
+import type { ConnectionAccessRecord } from '../access-records.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { encodeProxyHeader, type ProxyAddress } from '../l4/proxy-protocol.js';
 import type { EndpointRuntime, ServiceRuntime } from '../runtime.js';
@@ -34,6 +37,10 @@ export class TcpTunnel {
   #endpoint: EndpointRuntime | undefined;
   #tried: Set<EndpointId> | undefined;
   #closed = false;
+  /** Connect attempts that failed (each moves on to another endpoint). */
+  #connectFailures = 0;
+  /** What the access log learns of this connection; undefined when it is off. */
+  readonly #access: ConnectionAccessRecord | undefined;
 
   constructor(
     client: Socket,
@@ -41,12 +48,14 @@ export class TcpTunnel {
     addresses: ConnectionAddresses,
     traffic: ListenerTraffic,
     pending: Buffer,
+    access?: ConnectionAccessRecord,
   ) {
     this.#client = client;
     this.#service = service;
     this.#addresses = addresses;
     this.#traffic = traffic;
     this.#pending = pending;
+    this.#access = access;
   }
 
   start(): void {
@@ -70,10 +79,16 @@ export class TcpTunnel {
       (this.#tried ??= new Set()).add(runtime.endpoint.id);
     }
     if (runtime === undefined) {
+      // Nobody left: no endpoint was eligible (or free), or every one tried failed to connect.
+      this.#access?.fail(this.#connectFailures > 0 ? proxyErrors.connectFailure.flag : proxyErrors.noEndpoint.flag);
       this.#close();
       return;
     }
     this.#endpoint = runtime;
+    if (this.#access !== undefined) {
+      this.#access.endpoint = runtime.endpoint.id;
+      if (this.#connectFailures > 0) this.#access.retries++;
+    }
     runtime.load.inFlight++;
     runtime.load.requests++;
     const { host, port } = hostAndPort(runtime.endpoint.url);
@@ -95,10 +110,14 @@ export class TcpTunnel {
       upstream.destroy();
     }
     if (this.#closed || endpoint === undefined) return;
+    this.#connectFailures++;
     reportFailure(this.#service, endpoint);
     (this.#tried ??= new Set()).add(endpoint.endpoint.id);
     if (this.#tried.size < maxAttempts) this.#connect();
-    else this.#close();
+    else {
+      this.#access?.fail(proxyErrors.connectFailure.flag);
+      this.#close();
+    }
   };
 
   readonly #onConnected = (): void => {
@@ -143,6 +162,7 @@ export class TcpTunnel {
   /** The client reset or failed: the endpoint gets a reset too (not a clean FIN that could look like a whole stream). */
   readonly #onClientError = (): void => {
     if (this.#closed) return;
+    this.#access?.fail(accessFlags.downstreamClosed);
     this.#closed = true;
     this.#release();
     const upstream = this.#upstream;
@@ -152,6 +172,7 @@ export class TcpTunnel {
 
   readonly #onUpstreamError = (): void => {
     if (this.#closed) return;
+    this.#access?.fail(proxyErrors.upstreamReset.flag);
     this.#closed = true;
     this.#release();
     const client = this.#client;

@@ -1,12 +1,15 @@
 import { hygieneProblem } from './request-hygiene.js';
 import type { IncomingMessage } from 'node:http';
 import { proxyErrors, type ProxyError } from '../../core/errors.js';
+import type { RouteSnapshot } from '../../core/snapshot.js';
 import type { ListenerRuntime, ServiceRuntime } from '../runtime.js';
 import { forwardRequestHeaders, clientAddressOf, type RequestHead } from './forwarding.js';
 import { routeRequest } from './route-actions.js';
 
 /** Where an accepted upgrade goes, and what the upstream is sent. */
 export interface RoutedUpgrade {
+  /** The route that took the upgrade. */
+  readonly route: RouteSnapshot;
   readonly service: ServiceRuntime;
   readonly forwarded: RequestHead;
   /** The upstream's header block: forwarded headers, the route's header rules, `Upgrade` and `Connection`. */
@@ -69,6 +72,7 @@ export function routeUpgrade(req: IncomingMessage, listener: ListenerRuntime): R
   // Upgrade and Connection are hop-by-hop, but on a WebSocket route they are the request (RFC 9110 §7.8).
   headers.push('upgrade', upgradeValue(req), 'connection', 'Upgrade');
   return {
+    route,
     service,
     forwarded,
     headers,

@@ -5,6 +5,7 @@ import { pipeline, type Duplex } from 'node:stream';
 import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime } from '../runtime.js';
+import { HttpAccessRecord } from '../access-records.js';
 import type { RequestHead } from './forwarding.js';
 import type { OpenTunnels } from './open-tunnels.js';
 import { issueStickyKey, stickyChoice } from './sticky-choice.js';
@@ -34,13 +35,26 @@ export function proxyUpgrade(
   // Node's HTTP server dropped its own listeners from the socket when it handed it over.
   socket.on('error', ignoreError);
   tunnels.add(socket);
+  // The upgrade event hands over the connection itself: a net.Socket, or a TLSSocket behind an https listener.
+  const connection = socket as Socket;
+  const access =
+    listener.accessLog === undefined ? undefined : new HttpAccessRecord(listener.accessLog, req, undefined);
   const routed = routeUpgrade(req, listener);
   if ('error' in routed) {
+    if (access !== undefined) {
+      access.requestId = routed.requestId;
+      access.flag = routed.error.flag;
+      access.status = routed.error.status;
+      connection.once('close', () => access.finishTunnel(connection));
+    }
     writeRawProblem(socket, routed.error, routed.requestId, routed.detail);
     return;
   }
-  // The upgrade event hands over the connection itself: a net.Socket, or a TLSSocket behind an https listener.
-  new WebSocketTunnel(req, socket as Socket, head, routed).start();
+  if (access !== undefined) {
+    access.head = routed.forwarded;
+    access.route = routed.route;
+  }
+  new WebSocketTunnel(req, connection, head, routed, access).start();
 }
 
 type Phase = 'connecting' | 'handshake' | 'refused' | 'open' | 'closed';
@@ -67,14 +81,23 @@ class WebSocketTunnel {
   #tried: Set<EndpointId> | undefined;
   #reader = new ResponseHeadReader();
   #body: BodyEnd | undefined;
+  /** What the access log learns of this tunnel; undefined when it is off. */
+  readonly #access: HttpAccessRecord | undefined;
 
-  constructor(req: IncomingMessage, client: Socket, head: Buffer, routed: RoutedUpgrade) {
+  constructor(
+    req: IncomingMessage,
+    client: Socket,
+    head: Buffer,
+    routed: RoutedUpgrade,
+    access: HttpAccessRecord | undefined,
+  ) {
     this.#req = req;
     this.#client = client;
     this.#head = head;
     this.#routed = routed;
     this.#service = routed.service;
     this.#forwarded = routed.forwarded;
+    this.#access = access;
   }
 
   start(): void {
@@ -101,6 +124,7 @@ class WebSocketTunnel {
     endpoint.load.inFlight++;
     endpoint.load.requests++;
     if (preferred !== undefined) endpoint.load.stickyRequests++;
+    this.#access?.attempt(endpoint.endpoint.id, preferred !== undefined, this.#tried !== undefined);
     let upstream: ReturnType<typeof connectUpstream>;
     try {
       upstream = connectUpstream(endpoint.endpoint.url, this.#service.snapshot);
@@ -164,6 +188,7 @@ class WebSocketTunnel {
     upstream.off('data', this.#onHandshakeData);
     upstream.off('end', this.#onHandshakeEnd);
     this.#recordOutcome(101);
+    this.#answered(101);
     client.write(this.#withStickyKey(head.bytes));
     if (rest.length > 0) client.write(rest);
     const idleMs = this.#service.snapshot.timeouts.tunnelIdleMs;
@@ -185,6 +210,7 @@ class WebSocketTunnel {
     const upstream = this.#upstream!;
     this.#phase = 'refused';
     this.#recordOutcome(head.status);
+    this.#answered(head.status);
     upstream.setTimeout(this.#service.snapshot.timeouts.bodyIdleMs);
     upstream.off('data', this.#onHandshakeData);
     upstream.off('end', this.#onHandshakeEnd);
@@ -233,6 +259,14 @@ class WebSocketTunnel {
     if (endpoint === undefined) return;
     if (status >= 502 && status <= 504) reportFailure(this.#service, endpoint);
     else endpoint.load.consecutiveErrors = 0;
+  }
+
+  /** The instance's final answer goes to the client as it is: noted for the access log. */
+  #answered(status: number): void {
+    const access = this.#access;
+    if (access === undefined) return;
+    access.answered(status);
+    access.status = status;
   }
 
   /** The 101 head, with a stickiness key added when the client presented no valid key for this endpoint. */
@@ -296,6 +330,10 @@ class WebSocketTunnel {
 
   #fail(error: ProxyError): void {
     this.#phase = 'closed';
+    if (this.#access !== undefined) {
+      this.#access.flag = error.flag;
+      this.#access.status = error.status;
+    }
     writeRawProblem(this.#client, error, this.#forwarded.requestId);
   }
 
@@ -331,6 +369,7 @@ class WebSocketTunnel {
   };
 
   readonly #onClientClose = (): void => {
+    this.#access?.finishTunnel(this.#client);
     // An open tunnel is ended by its pipelines, which first deliver what the client sent last.
     if (this.#phase === 'closed' || this.#phase === 'open') return;
     this.#phase = 'closed';
