@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { AdminConfig } from '../config/schema.js';
 import { listenAt } from '../config/address.js';
 import type { Logger } from '../core/log.js';
+import { throttledErrorLog } from '../core/throttled-log.js';
 import { mutationHandlers, readHandlers, type AdminContext, type ApiCall, type ApiResult } from './admin-api.js';
 import { ApiError, bearerToken, secretMatches, sendApiError, sendJson, sendText } from './http-kit.js';
 import { AdminSessions, type AdminRole } from './admin-sessions.js';
@@ -122,6 +123,8 @@ export class AdminServer {
       },
     );
     this.#server.on('clientError', (_error, socket) => socket.destroy());
+    // Accept errors (EMFILE) are logged, not thrown: the API keeps answering once descriptors are free.
+    this.#server.on('error', throttledErrorLog(this.#log, 'admin listener error'));
   }
 
   async listen(): Promise<AddressInfo> {

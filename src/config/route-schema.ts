@@ -179,6 +179,23 @@ const respond = z
     path: ['body'],
   });
 
+/**
+ * A token bucket per client key: `requestsPerSecond` refill, `burst` tokens at most; a request without a token gets
+ * 429 with `Retry-After` and the `RateLimit-*` fields (docs/operations.md "Overload protection").
+ */
+const rateLimit = z.strictObject({
+  requestsPerSecond: z.number().positive().max(1_000_000),
+  /** Requests a key may send at once after being idle; one second's worth (at least 1) when omitted. */
+  burst: z.number().int().min(1).max(1_000_000).optional(),
+  /** Whose budget a request spends: the client address (after `trustedProxies`) or a header's value. */
+  key: z
+    .string()
+    .regex(/^(client-ip|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+)$/, 'expected client-ip or header:<name>')
+    .default('client-ip'),
+  /** Keys remembered at once; the least recently seen is forgotten beyond it (a full bucket loses nothing). */
+  maxKeys: z.number().int().min(1).max(10_000_000).default(100_000),
+});
+
 export const routeSchema = z
   .strictObject({
     name: name.optional(),
@@ -200,6 +217,8 @@ export const routeSchema = z
     maxBodyBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     /** WebSocket upgrades are proxied on this route (refused with 400 elsewhere). */
     websocket: z.boolean().default(false),
+    /** Requests per client key beyond this rate get 429 (any route action: service, redirect or respond). */
+    rateLimit: rateLimit.optional(),
   })
   .superRefine((route, ctx) => {
     // Zod runs this even when a nested key failed, so the route is read defensively.

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { accessLogSchema } from './access-log-schema.js';
 import { listenerSchema } from './listener-schema.js';
+import { overloadSchema } from './overload-schema.js';
 import { routeSchema } from './route-schema.js';
 import { parseListenAddress } from './address.js';
 import { listenAddress, name } from './primitives.js';
@@ -75,6 +76,7 @@ const configShape = z.strictObject({
   listeners: z.array(listenerSchema).min(1, 'at least one listener is needed'),
   routes: z.array(routeSchema).default([]),
   services: z.record(name, serviceSchema).default({}),
+  overload: overloadSchema.prefault({}),
   accessLog: accessLogSchema.prefault({}),
 });
 
@@ -95,6 +97,7 @@ export type EndpointConfig = z.output<typeof endpointSchema>;
 export type Algorithm = (typeof algorithms)[number];
 export type AdminConfig = z.output<typeof adminSchema>;
 export type RegistryConfig = z.output<typeof registrySchema>;
+export type { OverloadConfig } from './overload-schema.js';
 export type AccessLogConfig = z.output<typeof accessLogSchema>;
 export type {
   HealthCheckConfig,

@@ -21,6 +21,11 @@ const serviceTimeouts = z.strictObject({
   keepAliveMs: milliseconds.default(4_000),
   /** A WebSocket (or other upgraded) tunnel with no bytes either way for this long is closed on both sides. */
   tunnelIdleMs: milliseconds.default(3_600_000),
+  /**
+   * Longest wait for a connection to an endpoint at `maxConnectionsPerEndpoint` (503 + Retry-After beyond it); as
+   * HAProxy's `timeout queue`, it defaults to the connect timeout's default.
+   */
+  queueMs: milliseconds.default(5_000),
 });
 
 /** Re-encryption toward the instances (`https://` endpoints): whom to trust, whom to expect, who we are. */
@@ -229,6 +234,8 @@ export const serviceSchema = z.strictObject({
   timeouts: serviceTimeouts.prefault({}),
   /** Most connections Switchyard opens to one endpoint. */
   maxConnectionsPerEndpoint: z.number().int().min(1).max(65_536).default(1024),
+  /** Requests waiting for a connection to one endpoint at `maxConnectionsPerEndpoint`; beyond it 503 + Retry-After. */
+  maxPendingPerEndpoint: z.number().int().min(0).max(1_000_000).default(1024),
   /**
    * L4 listeners (`tcp`, `tls-passthrough`) send this PROXY protocol header first on each connection to an endpoint,
    * so the instance learns the real client address (docs/l4.md). Off by default: an instance that does not expect

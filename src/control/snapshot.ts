@@ -6,6 +6,7 @@ import type {
   RouteMatchSnapshot,
   RoutePathSnapshot,
   RouteRedirectSnapshot,
+  RouteRateLimitSnapshot,
   RouteRewriteSnapshot,
   RouteSnapshot,
   ServiceSnapshot,
@@ -48,6 +49,7 @@ export function buildSnapshot(
       panic: service.panicMode && healthy.length === 0 && sick.length > 0,
       timeouts: service.timeouts,
       maxConnectionsPerEndpoint: service.maxConnectionsPerEndpoint,
+      maxPendingPerEndpoint: service.maxPendingPerEndpoint,
       ...(service.proxyProtocol === undefined ? {} : { proxyProtocol: service.proxyProtocol }),
       retries: service.retries,
     };
@@ -58,6 +60,7 @@ export function buildSnapshot(
     routes: routesOf(config),
     services,
     stickinessSecrets,
+    overload: config.overload,
     accessLog: config.accessLog,
   };
 }
@@ -94,6 +97,7 @@ export function routesOf(config: SwitchyardConfig): RouteSnapshot[] {
     ...(route.timeouts === undefined ? {} : { timeouts: route.timeouts }),
     ...(route.maxBodyBytes === undefined ? {} : { maxBodyBytes: route.maxBodyBytes }),
     websocket: route.websocket,
+    ...(route.rateLimit === undefined ? {} : { rateLimit: rateLimitOf(route.rateLimit) }),
   }));
   for (const listener of config.listeners) {
     // An L4 listener's `service` is where its connections go, not an HTTP route.
@@ -112,6 +116,12 @@ export function routesOf(config: SwitchyardConfig): RouteSnapshot[] {
 }
 
 type RouteConfig = SwitchyardConfig['routes'][number];
+
+function rateLimitOf(limit: NonNullable<RouteConfig['rateLimit']>): RouteRateLimitSnapshot {
+  const { requestsPerSecond, maxKeys } = limit;
+  const burst = limit.burst ?? Math.max(1, Math.ceil(requestsPerSecond));
+  return { requestsPerSecond, burst, key: limit.key.toLowerCase(), maxKeys };
+}
 
 function matchOf(match: RouteConfig['match']): RouteMatchSnapshot {
   return {

@@ -36,6 +36,33 @@ export const proxyErrors = {
     title: 'The request header block is too large or has too many fields',
     flag: 'DPE',
   },
+  // Overload protection (docs/operations.md): each answered with Retry-After; none counts against an endpoint.
+  tooManyConnections: {
+    code: 'too_many_connections',
+    status: 503,
+    title: 'The listener has too many open connections',
+    flag: 'OM',
+  },
+  overloaded: { code: 'overloaded', status: 503, title: 'Switchyard is overloaded', flag: 'OM' },
+  upstreamOverflow: {
+    code: 'upstream_overflow',
+    status: 503,
+    title: 'Too many requests are waiting for a connection to the upstream',
+    flag: 'UO',
+  },
+  queueTimeout: {
+    code: 'upstream_queue_timeout',
+    status: 503,
+    title: 'No connection to the upstream became free in time',
+    flag: 'UO',
+  },
+  localResources: {
+    code: 'local_resources_exhausted',
+    status: 503,
+    title: 'Switchyard is out of file descriptors or sockets',
+    flag: 'OM',
+  },
+  rateLimited: { code: 'rate_limited', status: 429, title: 'Too many requests', flag: 'RL' },
 } as const;
 
 export type ProxyErrorName = keyof typeof proxyErrors;

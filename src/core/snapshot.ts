@@ -3,6 +3,7 @@ import type {
   Algorithm,
   BalancingConfig,
   ListenerConfig,
+  OverloadConfig,
   RetryConfig,
   ServiceConfig,
   StickinessConfig,
@@ -25,6 +26,8 @@ export interface Snapshot {
   readonly services: Readonly<Record<string, ServiceSnapshot>>;
   /** Stickiness key secrets: the first signs, all verify. Never shown by the admin API. */
   readonly stickinessSecrets: readonly { readonly id: string; readonly secret: string }[];
+  /** Process-wide overload protection (connection total, Retry-After, event-loop-lag shedding); defaults when unset. */
+  readonly overload?: OverloadConfig;
   /** Where and how the data plane writes its access log; undefined (as when `enabled` is false) writes none. */
   readonly accessLog?: AccessLogConfig;
 }
@@ -58,6 +61,16 @@ export interface RouteSnapshot {
   readonly maxBodyBytes?: number;
   /** WebSocket upgrades are allowed on this route. */
   readonly websocket: boolean;
+  /** A token bucket per client key; 429 beyond it. */
+  readonly rateLimit?: RouteRateLimitSnapshot;
+}
+
+/** `burst` is filled in (one second's worth when not configured); `key` is `client-ip` or `header:<lower-case name>`. */
+export interface RouteRateLimitSnapshot {
+  readonly requestsPerSecond: number;
+  readonly burst: number;
+  readonly key: string;
+  readonly maxKeys: number;
 }
 
 /** What a request must look like; every condition that is set must hold. */
@@ -138,6 +151,8 @@ export interface ServiceSnapshot {
   readonly panic: boolean;
   readonly timeouts: ServiceConfig['timeouts'];
   readonly maxConnectionsPerEndpoint: number;
+  /** Requests that may wait for a connection to one endpoint at `maxConnectionsPerEndpoint` (503 beyond it). */
+  readonly maxPendingPerEndpoint: number;
   /** L4 listeners send this PROXY protocol header to endpoints first. */
   readonly proxyProtocol?: 'v1' | 'v2';
   readonly retries: RetryConfig;

@@ -19,6 +19,8 @@ import { StickyKeys } from './proxy/sticky-keys.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from './runtime.js';
 import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
+import { EndpointGate } from './upstream/endpoint-gate.js';
+import { OverloadGuard } from './overload/overload-guard.js';
 import type { ListenerTraffic, ListenerTrafficReport, ServedCertificate, TrafficReport } from '../core/traffic.js';
 import { RequestCounters } from './request-counters.js';
 import { AccessLog } from '../observability/access-log.js';
@@ -33,6 +35,10 @@ export class DataPlane {
   readonly #listeners = new Map<string, Listener>();
   readonly #pools = new UpstreamPools();
   readonly #gauges = new InFlightGauges();
+  /** Overload state kept across snapshots: connection total, Retry-After, rate limiters, event-loop-lag shedding. */
+  readonly #overload: OverloadGuard;
+  /** The in-flight count and queue of each upstream pool (pools outlive snapshots, and so do their gates). */
+  readonly #gates = new WeakMap<object, EndpointGate>();
   /** Requests by listener, route and service, for metrics; kept across snapshots. */
   readonly #requests = new RequestCounters();
   /** The access log: configured by each snapshot, kept (with its open file) while the configuration stays the same. */
@@ -45,11 +51,13 @@ export class DataPlane {
   constructor(log: Logger, facts: FactSink) {
     this.#log = log;
     this.#facts = facts;
+    this.#overload = new OverloadGuard(log);
     this.#accessLog = new AccessLog(log);
   }
 
   /** Applies a snapshot: new listeners are opened, changed ones swapped, removed ones drained and closed. */
   async apply(snapshot: Snapshot): Promise<void> {
+    this.#overload.configure(snapshot.overload, snapshot.routes);
     // First, so that an access log file that cannot be opened rejects the snapshot before anything changed.
     const accessLog = this.#accessLog.configure(snapshot.accessLog);
     const services = this.#compileServices(
@@ -60,7 +68,7 @@ export class DataPlane {
     try {
       for (const listener of snapshot.listeners) {
         if (listener.protocol === 'tcp' || listener.protocol === 'tls-passthrough' || listener.protocol === 'udp') {
-          const l4 = compileL4Listener(listener, services, accessLog);
+          const l4 = compileL4Listener(listener, services, this.#overload, accessLog);
           const current = this.#listeners.get(listener.name);
           if ((current instanceof TcpListener || current instanceof UdpListener) && current.accepts(l4)) {
             current.update(l4);
@@ -72,7 +80,7 @@ export class DataPlane {
           opened.push(replacement);
           continue;
         }
-        const runtime = compileListener(listener, snapshot, services, this.#requests, accessLog);
+        const runtime = compileListener(listener, snapshot, services, this.#requests, this.#overload, accessLog);
         const current = this.#listeners.get(listener.name);
         if (
           current !== undefined &&
@@ -141,6 +149,7 @@ export class DataPlane {
     this.#listeners.clear();
     const forced = await Promise.all(listeners.map((listener) => listener.close(deadlineMs)));
     await this.#pools.close(forced.includes(true));
+    this.#overload.stop();
     await this.#accessLog.close();
     return forced.includes(true);
   }
@@ -196,6 +205,16 @@ export class DataPlane {
     return { config, keys: serviceKeys, eligible: ids, hash };
   }
 
+  /** The gate of an upstream pool, made with the pool's connection count the first time the pool is seen. */
+  #gateOf(pool: object, service: ServiceSnapshot): EndpointGate {
+    let gate = this.#gates.get(pool);
+    if (gate === undefined) {
+      gate = new EndpointGate(service.maxConnectionsPerEndpoint);
+      this.#gates.set(pool, gate);
+    }
+    return gate;
+  }
+
   #compileServices(snapshots: readonly ServiceSnapshot[], keys: StickyKeys): Map<string, ServiceRuntime> {
     const poolFor = this.#pools.reconcile(snapshots);
     const services = new Map<string, ServiceRuntime>();
@@ -212,7 +231,8 @@ export class DataPlane {
         // An ejection starts a new count: a returning endpoint must fail `consecutiveErrors` times again.
         if (endpoint.health === 'ejected') load.consecutiveErrors = 0;
         live.add(load);
-        endpoints.set(endpoint.id, { endpoint, pool: poolFor(service, endpoint), load });
+        const pool = poolFor(service, endpoint);
+        endpoints.set(endpoint.id, { endpoint, pool, load, gate: this.#gateOf(pool, service) });
       }
       const eligible = eligibleEndpoints(service);
       const signature = `${service.algorithm}|${JSON.stringify(service.balancing)}|${eligible.map((e) => `${e.id}@${e.url}*${e.weight}`).join(',')}`;
@@ -236,6 +256,7 @@ export class DataPlane {
         ...(service.algorithm === 'peak-ewma' ? { measures: 'latency' as const } : {}),
         ...(service.algorithm === 'least-load' ? { measures: 'load' as const } : {}),
         facts: this.#facts,
+        overload: this.#overload,
         ...(service.stickiness === undefined ? {} : { sticky: this.#compileSticky(service, eligible, keys) }),
       });
     }
@@ -278,6 +299,7 @@ function compileListener(
   snapshot: Snapshot,
   services: ReadonlyMap<string, ServiceRuntime>,
   requests: RequestCounters,
+  overload: OverloadGuard,
   accessLog: AccessLog | undefined,
 ): ListenerRuntime {
   const routes = snapshot.routes.filter((route) => route.listeners?.includes(listener.name) ?? true);
@@ -289,6 +311,7 @@ function compileListener(
     requests: requests.forTable(listener.name, table),
     trusted: new TrustedProxies(listener.trustedProxies),
     services,
+    overload,
     accessLog,
   };
 }
@@ -296,6 +319,7 @@ function compileListener(
 function compileL4Listener(
   listener: ListenerSnapshot,
   services: ReadonlyMap<string, ServiceRuntime>,
+  overload: OverloadGuard,
   accessLog: AccessLog | undefined,
 ): L4ListenerRuntime {
   const peers = listener.acceptProxyProtocol;
@@ -303,6 +327,7 @@ function compileL4Listener(
     snapshot: listener,
     services,
     proxyPeers: peers === undefined || peers.length === 0 ? undefined : new TrustedProxies(peers),
+    overload,
     accessLog,
   };
 }

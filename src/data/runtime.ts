@@ -10,6 +10,8 @@ import type { TrustedProxies } from './proxy/forwarding.js';
 import type { RouteTable } from './routing/route-table.js';
 import type { RetryBudget } from './proxy/retry-budget.js';
 import type { InFlightCounter } from './upstream/in-flight.js';
+import type { EndpointGate } from './upstream/endpoint-gate.js';
+import type { OverloadGuard } from './overload/overload-guard.js';
 import type { RouteCounters } from './request-counters.js';
 import type { ServiceTraffic } from '../core/traffic.js';
 import type { AccessLog } from '../observability/access-log.js';
@@ -22,6 +24,8 @@ export interface EndpointRuntime {
   readonly endpoint: Endpoint;
   readonly pool: Pool;
   readonly load: InFlightCounter;
+  /** Requests in flight to the pool and the bounded queue in front of it (`maxPendingPerEndpoint`, `queueMs`). */
+  readonly gate: EndpointGate;
 }
 
 export interface ServiceRuntime {
@@ -33,6 +37,8 @@ export interface ServiceRuntime {
   readonly counters: ServiceTraffic;
   /** Where gateway errors are reported (the control plane decides on ejection). */
   readonly facts: FactSink;
+  /** The process's overload state: Retry-After and the counts of what the endpoint queues refuse. */
+  readonly overload: OverloadGuard;
   readonly sticky?: StickyRuntime;
   /** For `consistent-hash`: reads the request's key. */
   readonly hashKey?: HashKeyReader;
@@ -59,6 +65,8 @@ export interface ListenerRuntime {
   readonly services: ReadonlyMap<string, ServiceRuntime>;
   /** Request counters of this listener's routes (for metrics), by route rank. */
   readonly requests: RouteCounters;
+  /** The process's overload state: connection total, Retry-After, rate limiters, shedding. */
+  readonly overload: OverloadGuard;
   /** Where each request's line goes; undefined when the access log is off (one test per request). */
   readonly accessLog: AccessLog | undefined;
 }

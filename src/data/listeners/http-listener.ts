@@ -3,6 +3,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream';
 import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import { throttledErrorLog } from '../../core/throttled-log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { listenAt, parseListenAddress } from '../../config/address.js';
 import { drainUntil } from './drain.js';
@@ -40,6 +41,11 @@ export class HttpListener {
   #accepted = 0;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
+  /** Connections admitted under `limits.maxConnections` and the process total, open now. */
+  #admitted = 0;
+  /** Connections over a limit, kept only to answer their first request 503 (`#admit`); `#overLimitOpen` counts them. */
+  readonly #overLimit = new WeakSet<object>();
+  #overLimitOpen = 0;
 
   constructor(runtime: ListenerRuntime, log: Logger) {
     this.#runtime = runtime;
@@ -77,7 +83,7 @@ export class HttpListener {
     this.#server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) =>
       sendProblem(res, proxyErrors.expectationFailed, undefined, { close: true }),
     );
-    this.#server.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
+    this.#server.on('error', throttledErrorLog(this.#log, 'listener error'));
     this.#h2c?.server.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
     this.#front = proxyProtocolFront(this.#h2c?.server ?? this.#server, runtime.snapshot, this.#log);
   }
@@ -202,7 +208,37 @@ export class HttpListener {
       this.#closedBytesIn += socket.bytesRead;
       this.#closedBytesOut += socket.bytesWritten;
     });
+    this.#admit(socket);
   };
+
+  /**
+   * Counts a connection against `limits.maxConnections` and the process total (`overload.maxConnections`). One over
+   * either gets its first request answered 503 with Retry-After, then closes (Node's header timeout bounds one that
+   * sends nothing); on an h2c listener, whose first bytes may be HTTP/2, it is reset at once. Connections the TLS
+   * listener hands over were counted at its TCP accept.
+   */
+  #admit(socket: Socket): void {
+    if ((socket as { encrypted?: boolean }).encrypted === true) return;
+    const runtime = this.#runtime;
+    const overload = runtime.overload;
+    if (this.#admitted < runtime.snapshot.limits.maxConnections && overload.openConnection()) {
+      this.#admitted++;
+      socket.once('close', () => {
+        this.#admitted--;
+        overload.closeConnection();
+      });
+      return;
+    }
+    overload.counts.connections++;
+    if (runtime.snapshot.http2 === true) {
+      socket.on('error', () => undefined);
+      socket.resetAndDestroy();
+      return;
+    }
+    this.#overLimit.add(socket);
+    this.#overLimitOpen++;
+    socket.once('close', () => this.#overLimitOpen--);
+  }
 
   /** A connection to an h2c listener: its first bytes choose HTTP/2 or HTTP/1.1 (CONTRACT.md §2 limits either way). */
   readonly #onCleartext = (socket: Socket): void => {
@@ -231,12 +267,21 @@ export class HttpListener {
 
   /** An upgrade request: proxied as a tunnel on a route that allows WebSocket, refused elsewhere. */
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (this.#overLimitOpen !== 0 && this.#overLimit.has(req.socket)) {
+      writeProblem(socket, proxyErrors.tooManyConnections, this.#runtime.overload.retryAfter);
+      return;
+    }
     proxyUpgrade(req, socket, head, this.#runtime, this.#tunnels);
   };
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     // While draining, each keep-alive client is told to go away with its next response.
     if (this.#draining) res.shouldKeepAlive = false;
+    if (this.#overLimitOpen !== 0 && this.#overLimit.has(req.socket)) {
+      const headers = this.#runtime.overload.retryAfter;
+      sendProblem(res, proxyErrors.tooManyConnections, undefined, { close: true, headers });
+      return;
+    }
     handleRequest(req, res, this.#runtime);
   };
 }
@@ -264,12 +309,18 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 function writeClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  writeProblem(socket, clientErrorProblem(error.code), [], error.code);
+}
+
+/** A problem document written straight to a socket (no ServerResponse): `headers` is a flat name/value list. */
+function writeProblem(socket: Duplex, problem: ProxyError, headers: readonly string[], detail?: string): void {
   if (!socket.writable) return;
-  const problem = clientErrorProblem(error.code);
-  const body = problemJson(problem, undefined, error.code);
+  const body = problemJson(problem, undefined, detail);
+  let extra = '';
+  for (let i = 0; i < headers.length; i += 2) extra += `${headers[i]}: ${headers[i + 1]}\r\n`;
   socket.end(
     `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\ncontent-type: application/problem+json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `content-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`,
     () => socket.destroy(),
   );
 }

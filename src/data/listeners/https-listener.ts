@@ -4,11 +4,14 @@ import { listenAt } from '../../config/address.js';
 import { drainUntil } from './drain.js';
 import { closeServer, proxyProtocolFront, type ProxyProtocolFront } from './proxy-protocol-front.js';
 import type { Logger } from '../../core/log.js';
+import { throttledErrorLog } from '../../core/throttled-log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import type { ListenerRuntime } from '../runtime.js';
 import { HttpListener } from './http-listener.js';
 import { Http2Sessions } from './http2-sessions.js';
 import { intermediateCiphers, TlsContexts, type CertificateInfo } from './tls-contexts.js';
+
+const ignoreError = (): void => undefined;
 
 /**
  * A TLS-terminating listener: one port, the certificate chosen by SNI, HTTP/2 and HTTP/1.1 by ALPN. The TLS server
@@ -31,6 +34,8 @@ export class HttpsListener {
   #accepted = 0;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
+  /** TCP connections admitted under `limits.maxConnections` and the process total, open now. */
+  #admitted = 0;
   #runtime: ListenerRuntime;
 
   constructor(runtime: ListenerRuntime, log: Logger) {
@@ -55,7 +60,7 @@ export class HttpsListener {
     );
     this.#tls.on('tlsClientError', (_error, socket) => socket.destroy());
     this.#tls.on('connection', this.#onConnection);
-    this.#tls.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
+    this.#tls.on('error', throttledErrorLog(this.#log, 'listener error'));
     this.#front = proxyProtocolFront(this.#tls, runtime.snapshot, this.#log);
   }
 
@@ -152,7 +157,28 @@ export class HttpsListener {
       this.#closedBytesIn += socket.bytesRead;
       this.#closedBytesOut += socket.bytesWritten;
     });
+    this.#admit(socket);
   };
+
+  /**
+   * Counts a TCP connection against `limits.maxConnections` and the process total (`overload.maxConnections`). One
+   * over either is reset before its handshake: a handshake costs more CPU than the answer is worth when overloaded,
+   * and an HTTP/2 client could not be answered in HTTP/1.1 anyway (docs/operations.md "Overload protection").
+   */
+  #admit(socket: Socket): void {
+    const overload = this.#runtime.overload;
+    if (this.#admitted < this.#runtime.snapshot.limits.maxConnections && overload.openConnection()) {
+      this.#admitted++;
+      socket.once('close', () => {
+        this.#admitted--;
+        overload.closeConnection();
+      });
+      return;
+    }
+    overload.counts.connections++;
+    socket.on('error', ignoreError);
+    socket.resetAndDestroy();
+  }
 
   readonly #onSecureConnection = (socket: TLSSocket): void => {
     this.#sockets.add(socket);

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
+import { throttledErrorLog } from '../../core/throttled-log.js';
 import { peerAddress, proxiedClients, TrustedProxies } from '../proxy/forwarding.js';
 import { readPreamble } from './preamble.js';
 
@@ -34,7 +35,7 @@ export class ProxyProtocolFront {
         socket.resume();
       });
     });
-    this.server.on('error', (error) => log.error({ err: error }, 'listener error'));
+    this.server.on('error', throttledErrorLog(log, 'listener error'));
   }
 }
 

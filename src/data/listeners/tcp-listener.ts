@@ -2,6 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { listenAt, parseListenAddress } from '../../config/address.js';
 import { proxyErrors } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import { throttledErrorLog } from '../../core/throttled-log.js';
 import type { AccessLog } from '../../observability/access-log.js';
 import { ConnectionAccessRecord } from '../access-records.js';
 import type { ListenerSnapshot } from '../../core/snapshot.js';
@@ -11,6 +12,7 @@ import type { ProxyAddress } from '../l4/proxy-protocol.js';
 import type { TrustedProxies } from '../proxy/forwarding.js';
 import { peerAddress } from '../proxy/forwarding.js';
 import { TcpTunnel } from '../proxy/tcp-tunnel.js';
+import type { OverloadGuard } from '../overload/overload-guard.js';
 import type { ServiceRuntime } from '../runtime.js';
 import { drainUntil } from './drain.js';
 import { readPreamble } from './preamble.js';
@@ -21,6 +23,8 @@ export interface L4ListenerRuntime {
   readonly services: ReadonlyMap<string, ServiceRuntime>;
   /** Peers whose connections start with a PROXY protocol header (`acceptProxyProtocol`). */
   readonly proxyPeers: TrustedProxies | undefined;
+  /** The process's connection total (`overload.maxConnections`), which `tcp` and `tls-passthrough` count toward. */
+  readonly overload: OverloadGuard;
   /** Where each connection's (or UDP session's) line goes; undefined when the access log is off. */
   readonly accessLog: AccessLog | undefined;
 }
@@ -44,7 +48,7 @@ export class TcpListener {
     this.#log = log.child({ listener: runtime.snapshot.name });
     // Half-open: a client's FIN ends only the direction toward the instance; the answer still comes back.
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection);
-    this.#server.on('error', (error) => this.#log.error({ err: error }, 'listener error'));
+    this.#server.on('error', throttledErrorLog(this.#log, 'listener error'));
   }
 
   /** The listener's name (as in the configuration). */
@@ -119,14 +123,17 @@ export class TcpListener {
     traffic.accepted++;
     socket.on('error', ignoreError);
     const runtime = this.#runtime;
-    if (this.#sockets.size >= runtime.snapshot.limits.maxConnections) {
-      // Over the listener's limit: refused at once (L4 has no status to answer with).
+    const overload = runtime.overload;
+    if (this.#sockets.size >= runtime.snapshot.limits.maxConnections || !overload.openConnection()) {
+      // Over the listener's limit or the process total: refused at once (L4 has no status to answer with).
+      overload.counts.connections++;
       socket.resetAndDestroy();
       return;
     }
     traffic.open++;
     this.#sockets.add(socket);
     socket.once('close', () => {
+      overload.closeConnection();
       traffic.open--;
       this.#sockets.delete(socket);
       if (this.#sockets.size === 0) this.#idle?.();

@@ -10,6 +10,8 @@ import type { StickyClaim } from './sticky-keys.js';
 import { issueStickyKey, stickyChoice } from './sticky-choice.js';
 import { forwardRequestHeaders, forwardResponseHeaders, clientAddressOf, type RequestHead } from './forwarding.js';
 import { sendProblem } from './problem.js';
+import type { GateTicket, GateWaiter } from '../upstream/endpoint-gate.js';
+import { withinRateLimit } from '../overload/rate-limiter.js';
 import { bufferBody, CHUNKED_PREFETCH_MS, prefetchBody } from './request-body.js';
 import type { Readable } from 'node:stream';
 import type { RoutePolicies } from '../routing/route-policies.js';
@@ -70,6 +72,12 @@ export function handleRequest(req: IncomingMessage, res: ServerResponse, listene
   // Counted as unrouted until a route takes it, whatever the outcome (a 4xx before routing included).
   const record = new RequestRecord(res, listener.requests.unrouted);
   if (listener.accessLog !== undefined) record.access = new HttpAccessRecord(listener.accessLog, req, res);
+  if (listener.overload.shedding) {
+    // The event loop lags: answered at once, before any routing or upstream work, so that the process catches up.
+    listener.overload.counts.shed++;
+    sendProblem(res, proxyErrors.overloaded, undefined, { headers: listener.overload.retryAfter });
+    return;
+  }
   const limits = listener.snapshot.limits;
   const target = req.url ?? '/';
   if (target.length > limits.targetBytes) {
@@ -160,6 +168,8 @@ function routeAndForward(
   record.counters = listener.requests.byRank[route.rank] ?? record.counters;
   if (record.access !== undefined) record.access.route = route.route;
   const policies = route.policies;
+  if (route.route.rateLimit !== undefined && !withinRateLimit(listener.overload, route.route.name, req, res, head))
+    return;
   if (declaresTooLargeBody(head.contentLength, policies)) {
     sendProblem(res, proxyErrors.payloadTooLarge, requestId, { close: true });
     return;
@@ -213,7 +223,7 @@ function originForm(target: string, method: string | undefined, host: string | u
  * budget (CONTRACT.md §1), reports gateway errors to the control plane, and turns every upstream failure into a
  * status or, once the response has started, a closed client connection (never a fake end).
  */
-class ProxyExchange implements Dispatcher.DispatchHandler {
+class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #service: ServiceRuntime;
@@ -227,6 +237,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   #stream: Readable | undefined;
   #endpoint: EndpointRuntime | undefined;
   #tried: Set<EndpointId> | undefined;
+  /** The endpoint whose queue let this request go (`proceed`): `#dispatch` sends it there. */
+  #granted: EndpointRuntime | undefined;
+  /** While the request waits in an endpoint's queue: its place, and that endpoint. */
+  #ticket: GateTicket | undefined;
+  #queuedAt: EndpointRuntime | undefined;
   /** When the current attempt was sent (epoch ms), for latency-aware balancing and the endpoint's latency buckets. */
   #sentAt = 0;
   /** The endpoint stickiness chose for the first attempt. */
@@ -310,12 +325,22 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
 
   #dispatch(): void {
     const preferred = this.#tried === undefined ? this.#preferred : undefined;
-    const runtime = pickEndpoint(this.#service, this.#preferred, this.#tried, this.#hashKey);
+    let runtime = this.#granted ?? pickEndpoint(this.#service, this.#preferred, this.#tried, this.#hashKey);
     if (runtime === undefined) {
       // After a failed attempt with nobody left to try, the client learns what went wrong with that attempt.
       this.#fail(this.#lastFailure ?? proxyErrors.noEndpoint);
       return;
     }
+    if (this.#granted !== undefined) this.#granted = undefined;
+    else if (!runtime.gate.free) {
+      // Every connection to it is busy: another endpoint with a free one (not for a sticky client), else its queue.
+      if (preferred === undefined) runtime = this.#freeEndpoint(runtime);
+      if (!runtime.gate.free) {
+        this.#wait(runtime);
+        return;
+      }
+    }
+    runtime.gate.active++;
     this.#endpoint = runtime;
     this.#answered = false;
     if (this.#access !== undefined)
@@ -338,6 +363,54 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       },
       this,
     );
+  }
+
+  /** The first endpoint with a free connection in the algorithm's order (tried ones left out); else `full`. */
+  #freeEndpoint(full: EndpointRuntime): EndpointRuntime {
+    const skip = new Set(this.#tried);
+    skip.add(full.endpoint.id);
+    for (let left = this.#service.endpoints.size - 1; left > 0; left--) {
+      const next = pickEndpoint(this.#service, undefined, skip, this.#hashKey);
+      if (next === undefined) break;
+      if (next.gate.free) return next;
+      skip.add(next.endpoint.id);
+    }
+    return full;
+  }
+
+  /** Waits in the endpoint's queue (`maxPendingPerEndpoint`, `queueMs`); a full queue is answered 503 at once. */
+  #wait(runtime: EndpointRuntime): void {
+    const { maxPendingPerEndpoint, timeouts } = this.#service.snapshot;
+    const ticket = runtime.gate.enqueue(this, maxPendingPerEndpoint, timeouts.queueMs);
+    if (ticket === undefined) {
+      this.#service.overload.counts.queueFull++;
+      this.#overloaded(proxyErrors.upstreamOverflow);
+      return;
+    }
+    this.#ticket = ticket;
+    this.#queuedAt = runtime;
+  }
+
+  /** A connection to the endpoint freed up: the request goes there now. */
+  proceed(): void {
+    this.#granted = this.#queuedAt;
+    this.#ticket = undefined;
+    this.#queuedAt = undefined;
+    this.#dispatch();
+  }
+
+  /** The request waited `queueMs`: 503 with Retry-After, and no failure counted against the endpoint. */
+  expire(): void {
+    this.#ticket = undefined;
+    this.#queuedAt = undefined;
+    this.#service.overload.counts.queueTimeout++;
+    this.#overloaded(proxyErrors.queueTimeout);
+  }
+
+  /** A 503 for overload (a queue, or the process out of descriptors), with Retry-After. */
+  #overloaded(error: ProxyError): void {
+    this.#done = true;
+    sendProblem(this.#res, error, this.#head.requestId, { headers: this.#service.overload.retryAfter });
   }
 
   onConnect(abort: (error?: Error) => void): void {
@@ -409,6 +482,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const code = (error as { code?: string }).code ?? '';
+    if (code === 'EMFILE' || code === 'ENFILE') {
+      // Switchyard is out of file descriptors: its own overload, not a failure of the endpoint, and no retry.
+      this.#overloaded(proxyErrors.localResources);
+      return;
+    }
     this.#lastFailure = errorFor(code);
     if (endpoint !== undefined) {
       // A request undici refuses to send (an invalid argument) says nothing about the endpoint's health.
@@ -487,6 +565,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       if (!this.#answered) endpoint.load.responses[0]!++;
       else endpoint.load.durationBuckets[durationBucketIndex((Date.now() - this.#sentAt) / 1000)]!++;
       this.#endpoint = undefined;
+      endpoint.gate.release();
     }
     return endpoint;
   }
@@ -499,6 +578,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
   readonly #onClientClose = (): void => {
     if (this.#done) return;
     this.#clientGone = true;
+    if (this.#ticket !== undefined) this.#queuedAt?.gate.cancel(this.#ticket);
     this.#abort?.(new Error('client closed the connection'));
   };
 }

@@ -1,0 +1,21 @@
+import type { Logger } from './log.js';
+
+/**
+ * An `'error'` handler for a listening server that logs at most one line per `intervalMs`, with the number of errors
+ * left out since the last line (`suppressed`). Accept errors (EMFILE when the process is out of file descriptors) can
+ * come thousands of times a second; the server keeps listening and accepts again once descriptors are free.
+ */
+export function throttledErrorLog(log: Logger, message: string, intervalMs = 5_000): (error: Error) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    log.error({ err: error, ...(suppressed > 0 ? { suppressed } : {}) }, message);
+    suppressed = 0;
+  };
+}
