@@ -97,7 +97,9 @@ test('switchyard status prints every endpoint with its state, health, weight, in
   ]);
   assert.equal(lines.length, 4, 'a summary, the header and one row per endpoint');
   const [service, id, state, health, weight, inFlight, rate, errors, p99, check] = rowOf(stdout, idOf(a));
-  assert.deepEqual([service, id, state, health, weight, inFlight], ['app', idOf(a), 'ready', 'up', '3', '0']);
+  assert.deepEqual([service, id, state, health, weight], ['app', idOf(a), 'ready', 'up', '3']);
+  // The load loop sends one request at a time, so the snapshot may catch it in flight.
+  assert.ok(inFlight === '0' || inFlight === '1', `in-flight ${inFlight}`);
   assert.ok(Number(rate) > 0, `rate ${rate}`);
   assert.equal(errors, '0.0%');
   assert.match(p99!, /^\d+(\.\d)? ms$/);
