@@ -37,3 +37,15 @@ export function listenAt(server: Listenable, text: string): Promise<void> {
     });
   });
 }
+
+/**
+ * True when a listener configured at `current` and bound to `bound` already is the socket `next` asks for: the same
+ * address text, or `current` asked for port 0 and `next` names the port it got (a config written after the start).
+ */
+export function sameSocketAddress(current: string, next: string, bound: { port: number } | string | null): boolean {
+  if (next === current) return true;
+  const was = parseListenAddress(current);
+  const now = parseListenAddress(next);
+  if (was === undefined || now === undefined || was.host !== now.host || was.port !== 0) return false;
+  return bound !== null && typeof bound === 'object' && bound.port === now.port;
+}

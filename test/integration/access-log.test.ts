@@ -16,6 +16,7 @@ import { send } from './helpers/http.js';
 import { startOrigin, type OriginHandler } from './helpers/origin.js';
 import { cliPath, rawExchange, startSwitchyard, type TestSwitchyard } from './helpers/switchyard.js';
 import { waitFor } from './helpers/wait.js';
+import { freePort } from './helpers/ports.js';
 
 /** One JSON access-log line as parsed. */
 type Line = Record<string, unknown>;
@@ -72,16 +73,6 @@ function webConfig(
     routes: [{ name: 'items', match: { path: { prefix: '/api' } }, service: 'app' }, ...(extra.routes ?? [])],
     services: { app: { endpoints: urls.map((url) => ({ url })), ...extra.app }, ...extra.services },
   } as SwitchyardConfigInput;
-}
-
-/** A port with nothing listening on it (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const idOf = (port: number): string => `127.0.0.1:${port}`;
@@ -197,7 +188,7 @@ test('no healthy endpoint: 503 with flag UH, the route and service named, no end
 });
 
 test('upstream connect failure: 502 with flag UF and the endpoint that refused', async (t) => {
-  const port = await closedPort();
+  const port = await freePort();
   const { lb, file } = await startLogged(t, webConfig([`http://127.0.0.1:${port}`]));
   assert.equal((await send(lb.url('/api/x'))).status, 502);
   const [line] = await waitForLines(file, 1);
@@ -221,7 +212,7 @@ test('upstream timeout: an origin that never answers gives 504 with flag UT afte
 });
 
 test('a request retried after a connect failure counts the retry and names the endpoint that answered', async (t) => {
-  const port = await closedPort();
+  const port = await freePort();
   const live = await startOrigin('live');
   t.after(() => live.close());
   const { lb, file } = await startLogged(
@@ -401,7 +392,7 @@ test('format common and combined write the Apache/nginx lines', async (t) => {
 test('sample 0 writes no successful request, but every error', async (t) => {
   const origin = await startOrigin('a');
   t.after(() => origin.close());
-  const port = await closedPort();
+  const port = await freePort();
   const config = webConfig([origin.url], {
     routes: [{ name: 'dead', match: { path: { prefix: '/dead' } }, service: 'dead' }],
     services: { dead: { endpoints: [{ url: `http://127.0.0.1:${port}` }] } },

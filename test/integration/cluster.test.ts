@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +11,7 @@ import { startOrigin, type OriginHandler } from './helpers/origin.js';
 import { parseExposition } from './helpers/prometheus.js';
 import { cliPath, runCli } from './helpers/switchyard.js';
 import { sleep, waitFor } from './helpers/wait.js';
+import { freePort } from './helpers/ports.js';
 
 /** A log line of the balancer (pino JSON). */
 interface LogLine {
@@ -150,15 +149,6 @@ function load(port: number, clients: number, path = '/') {
 
 const failed = (outcomes: readonly Outcome[]): Outcome[] => outcomes.filter((o) => o.status !== 200);
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** An origin that answers `200 <name>` after `delayMs`. */
 const delayed =
   (delayMs: number): OriginHandler =>
@@ -209,7 +199,7 @@ test('with workers: 2 both workers serve, /api/overview lists their pids and cou
 test('a passive-health fact from a worker reaches the primary: an endpoint that refuses connections is ejected', async (t) => {
   const origin = await startOrigin('a');
   t.after(() => origin.close());
-  const dead = `http://127.0.0.1:${await closedPort()}`;
+  const dead = `http://127.0.0.1:${await freePort()}`;
   const lb = await startCluster(
     t,
     appService([origin.url, dead], {

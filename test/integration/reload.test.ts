@@ -3,7 +3,7 @@ import autocannon from 'autocannon';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,16 +14,7 @@ import { bodyOf } from './helpers/http.js';
 import { configWith, startOrigin } from './helpers/origin.js';
 import { spawnSwitchyard, startSwitchyard } from './helpers/switchyard.js';
 import { sleep, waitFor } from './helpers/wait.js';
-
-/** A free port on 127.0.0.1 (bound and released), for a listener that must move to a known address. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from './helpers/ports.js';
 
 /** Starts a GET that the origin holds until `release()`; resolves with the answer's body. */
 function slowGet(port: number, path: string): Promise<{ status: number; body: string }> {

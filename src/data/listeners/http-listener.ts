@@ -5,7 +5,7 @@ import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js';
 import { throttledErrorLog } from '../../core/throttled-log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
-import { listenAt, parseListenAddress } from '../../config/address.js';
+import { listenAt, sameSocketAddress } from '../../config/address.js';
 import { drainUntil } from './drain.js';
 import { readPreface, type PrefaceVerdict } from './h2c-preface.js';
 import { Http2Sessions } from './http2-sessions.js';
@@ -122,23 +122,12 @@ export class HttpListener {
     const a = this.#runtime.snapshot;
     const b = next.snapshot;
     return (
-      this.#sameAddress(b.address) &&
+      sameSocketAddress(a.address, b.address, this.#listening.address()) &&
       a.protocol === b.protocol &&
       a.limits.headerBytes === b.limits.headerBytes &&
       servesH2c(a) === servesH2c(b) &&
       sameProxyPeers(a.acceptProxyProtocol, b.acceptProxyProtocol)
     );
-  }
-
-  /** The same socket: the same address, or port 0 then and the port it got now (a config written after the start). */
-  #sameAddress(address: string): boolean {
-    const current = this.#runtime.snapshot.address;
-    if (address === current) return true;
-    const was = parseListenAddress(current);
-    const next = parseListenAddress(address);
-    if (was === undefined || next === undefined || was.host !== next.host || was.port !== 0) return false;
-    const bound = this.#listening.address();
-    return bound !== null && typeof bound === 'object' && bound.port === next.port;
   }
 
   /** Swaps in a new snapshot's runtime; requests already running keep the one they started with. */

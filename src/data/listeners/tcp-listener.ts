@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { listenAt, parseListenAddress } from '../../config/address.js';
+import { listenAt, sameSocketAddress } from '../../config/address.js';
 import { proxyErrors } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { throttledErrorLog } from '../../core/throttled-log.js';
@@ -64,20 +64,7 @@ export class TcpListener {
   accepts(next: { readonly snapshot: ListenerSnapshot }): boolean {
     const a = this.#runtime.snapshot;
     const b = next.snapshot;
-    if (a.protocol !== b.protocol) return false;
-    if (a.address === b.address) return true;
-    const was = parseListenAddress(a.address);
-    const now = parseListenAddress(b.address);
-    const bound = this.#server.address();
-    return (
-      was !== undefined &&
-      now !== undefined &&
-      was.host === now.host &&
-      was.port === 0 &&
-      bound !== null &&
-      typeof bound === 'object' &&
-      bound.port === now.port
-    );
+    return a.protocol === b.protocol && sameSocketAddress(a.address, b.address, this.#server.address() ?? null);
   }
 
   /** New connections use the new runtime; open ones keep their endpoint until they close. */

@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP, isIPv6, type AddressInfo } from 'node:net';
-import { parseListenAddress } from '../../config/address.js';
+import { parseListenAddress, sameSocketAddress } from '../../config/address.js';
 import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
@@ -103,19 +103,7 @@ export class UdpListener {
   accepts(next: { readonly snapshot: ListenerSnapshot }): boolean {
     const a = this.#runtime.snapshot;
     const b = next.snapshot;
-    if (a.protocol !== b.protocol) return false;
-    if (a.address === b.address) return true;
-    const was = parseListenAddress(a.address);
-    const now = parseListenAddress(b.address);
-    const bound = this.address();
-    return (
-      was !== undefined &&
-      now !== undefined &&
-      was.host === now.host &&
-      was.port === 0 &&
-      bound !== undefined &&
-      bound.port === now.port
-    );
+    return a.protocol === b.protocol && sameSocketAddress(a.address, b.address, this.address() ?? null);
   }
 
   /**
