@@ -8,9 +8,17 @@
 // of the Switchyard process from /proc/<pid>/stat, divided by the requests completed). Every child it starts is
 // stopped on exit, on an error and on SIGINT/SIGTERM. Progress goes to stderr, the table to stdout.
 //
+// L4 (on unless L4=0): a second Switchyard process, started from a config file (bench/l4-config.mjs) with two `tcp`
+// listeners, is measured against direct in interleaved rounds of its own: (a) bulk throughput, one iperf3 TCP stream
+// (installed with apt-get when missing; else a Node source/sink pair, BULK_TOOL=node) through a listener with one
+// upstream, reported as Gbit/s and the proxy's CPU seconds per GB moved; (b) small requests, wrk GET / through a
+// listener that balances round-robin per connection over the two node:http upstreams, with CPU µs per request.
+//
 // Env vars: DURATION (s per run, 5), ROUNDS (5), WARMUP (s per target, 2), CONNS (50), THREADS (1), PAUSE (s, 0.3),
 // LOADGEN (auto | wrk | autocannon), NOISE_MAX (cores, 0.25), RETRIES (repeats of a noisy run, 1), RETRY_BUDGET
-// (s of repeats per bench, 30), RESULTS_OUT (also write the report to this file), SKIP_BUILD=1, NO_INSTALL=1.
+// (s of repeats per bench, 30), RESULTS_OUT (also write the report to this file), SKIP_BUILD=1, NO_INSTALL=1,
+// L7=0 (skip the L7 part), L4=0 (skip the L4 part), L4_DURATION (s per L4 run, DURATION), L4_RPS=0 (skip the L4
+// small-request test), BULK_TOOL (auto | iperf3 | node: auto = iperf3, installed if missing, else node).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -41,7 +49,13 @@ const C = {
   retries: Math.round(num('RETRIES', 1)),
   retryBudget: num('RETRY_BUDGET', 30),
   loadgen: E.LOADGEN || 'auto',
+  l7: E.L7 !== '0',
+  l4: E.L4 !== '0',
+  l4Rps: E.L4_RPS !== '0',
+  l4Duration: num('L4_DURATION', num('DURATION', 5)),
+  bulkTool: E.BULK_TOOL || 'auto',
 };
+if (!['auto', 'iperf3', 'node'].includes(C.bulkTool)) throw new Error(`BULK_TOOL must be auto, iperf3 or node`);
 const LOOP = '127.0.0.1';
 const log = (...a) => console.error(...a);
 
@@ -167,9 +181,29 @@ function ensureBuilt() {
 }
 
 // ------------------------------------------------------------------------------------------------ load generator
-function hasWrk() {
-  const r = spawnSync('wrk', ['-v'], { stdio: 'ignore' });
+function has(bin, args) {
+  const r = spawnSync(bin, args, { stdio: 'ignore' });
   return !r.error;
+}
+const hasWrk = () => has('wrk', ['-v']);
+const hasIperf3 = () => has('iperf3', ['--version']);
+
+let aptUpdated = false;
+/** apt-get install (as root, else through `sudo -n`); true when it worked. Runs apt-get update once per bench. */
+function aptInstall(pkg, debconf) {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const [file, pre] = root ? ['apt-get', []] : ['sudo', ['-n', 'apt-get']];
+  const env = { ...E, DEBIAN_FRONTEND: 'noninteractive' };
+  if (debconf) {
+    const [dfile, dpre] = root ? ['debconf-set-selections', []] : ['sudo', ['-n', 'debconf-set-selections']];
+    spawnSync(dfile, dpre, { input: debconf, stdio: ['pipe', 'ignore', 'ignore'] });
+  }
+  log(`${pkg} is missing: ${aptUpdated ? '' : 'apt-get update && '}apt-get install -y ${pkg}`);
+  if (!aptUpdated) {
+    if (runToStderr(file, [...pre, 'update'], { env }) !== 0) return false;
+    aptUpdated = true;
+  }
+  return runToStderr(file, [...pre, 'install', '-y', '--no-install-recommends', pkg], { env }) === 0;
 }
 
 /** wrk if it is there or apt-get can install it; autocannon (a devDependency) otherwise. */
@@ -178,19 +212,26 @@ function pickLoadgen() {
   if (hasWrk()) return 'wrk';
   if (C.loadgen === 'wrk' && E.NO_INSTALL === '1') throw new Error('LOADGEN=wrk but wrk is not installed');
   if (E.NO_INSTALL !== '1') {
-    const root = typeof process.getuid === 'function' && process.getuid() === 0;
-    const [file, pre] = root ? ['apt-get', []] : ['sudo', ['-n', 'apt-get']];
-    const env = { ...E, DEBIAN_FRONTEND: 'noninteractive' };
-    log('wrk is missing: apt-get update && apt-get install -y wrk');
-    const ok =
-      runToStderr(file, [...pre, 'update'], { env }) === 0 &&
-      runToStderr(file, [...pre, 'install', '-y', '--no-install-recommends', 'wrk'], { env }) === 0;
-    if (ok && hasWrk()) return 'wrk';
+    if (aptInstall('wrk') && hasWrk()) return 'wrk';
     log('could not install wrk');
   }
   if (C.loadgen === 'wrk') throw new Error('LOADGEN=wrk but wrk is not available');
   log('falling back to autocannon (node_modules); it costs more CPU than wrk, so the proxy gets less of the machine');
   return 'autocannon';
+}
+
+/** iperf3 if it is there or apt-get can install it (its daemon kept off); a Node source/sink pair otherwise. */
+function pickBulkTool() {
+  if (C.bulkTool === 'node') return 'node';
+  if (hasIperf3()) return 'iperf3';
+  if (E.NO_INSTALL !== '1') {
+    // The package asks whether to start a system-wide iperf3 daemon: no.
+    if (aptInstall('iperf3', 'iperf3 iperf3/start_daemon boolean false\n') && hasIperf3()) return 'iperf3';
+    log('could not install iperf3');
+  }
+  if (C.bulkTool === 'iperf3') throw new Error('BULK_TOOL=iperf3 but iperf3 is not available');
+  log('bulk test: falling back to a Node source/sink pair (iperf3 is missing)');
+  return 'node';
 }
 
 const UNIT_MS = { us: 1e-3, ms: 1, s: 1e3, m: 60e3 };
@@ -265,6 +306,137 @@ function load(kind, url, seconds) {
   });
 }
 
+/** Runs a short-lived child to completion (tracked, so it is stopped on a signal); resolves { code, out, err }. */
+function runChild(name, file, args, env, timeoutS) {
+  return new Promise((resolve) => {
+    const p = start(name, file, args, { env });
+    let out = '';
+    let err = '';
+    p.child.stdout?.on('data', (d) => (out += d));
+    p.child.stderr?.on('data', (d) => (err += d));
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutS * 1000);
+    p.child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (procs.includes(p)) procs.splice(procs.indexOf(p), 1);
+      resolve({ code: code ?? signal, out, err });
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------------------------ L4 bulk tools
+// The Node fallback for iperf3: a sink server that reads and drops everything, and a source that writes 256 KiB
+// buffers as fast as the connection takes them for BENCH_SECONDS, ends, and reports the bytes the sink had read
+// (socket closed after the sink's FIN) over the time from connect to close.
+const SINK_CHILD = `
+import net from 'node:net';
+const server = net.createServer((s) => { s.on('error', () => {}); s.resume(); });
+server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\\n'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+const SOURCE_CHILD = `
+import net from 'node:net';
+const [host, port] = process.env.BENCH_ADDR.split(':');
+const seconds = Number(process.env.BENCH_SECONDS);
+const buf = Buffer.alloc(256 * 1024, 120);
+const sock = net.connect({ host, port: Number(port), noDelay: true });
+let t0, end;
+sock.on('connect', () => { t0 = process.hrtime.bigint(); end = Date.now() + seconds * 1000; pump(); });
+function pump() {
+  while (Date.now() < end) if (!sock.write(buf)) return void sock.once('drain', pump);
+  sock.end();
+}
+sock.resume();
+sock.on('error', (e) => { process.stderr.write(String(e) + '\\n'); process.exit(1); });
+sock.on('close', () => {
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stdout.write(JSON.stringify({ bytes: sock.bytesWritten, seconds: s }) + '\\n');
+});
+`;
+
+/** Starts the bulk server (iperf3 -s, or the Node sink) on a free port; resolves the tracked process with .port. */
+async function startBulkServer(tool) {
+  if (tool === 'iperf3') {
+    const port = await freePort();
+    // --idle-timeout: an iperf3 server left stuck by an aborted test resets itself instead of answering "busy".
+    const p = start('iperf3-server', 'iperf3', [
+      '-s',
+      '-B',
+      LOOP,
+      '-p',
+      String(port),
+      '--idle-timeout',
+      '30',
+      '--forceflush',
+    ]);
+    p.child.stderr?.on('data', (d) => log(`[iperf3 -s stderr] ${String(d).trimEnd()}`));
+    // Ready when it says so: a probe connection would count as a (failed) test.
+    await new Promise((resolve, reject) => {
+      let buf = '';
+      const timer = setTimeout(() => reject(new Error('iperf3 -s did not listen within 10 s')), 10_000);
+      p.child.stdout?.on('data', (d) => {
+        buf += d;
+        if (/Server listening/.test(buf)) {
+          clearTimeout(timer);
+          p.child.stdout?.removeAllListeners('data');
+          p.child.stdout?.resume();
+          resolve();
+        }
+      });
+      p.child.once('exit', () => reject(new Error(`iperf3 -s exited (${p.exit})`)));
+    });
+    p.port = port;
+    return p;
+  }
+  const p = start('bulk-sink', process.execPath, ['--input-type=module', '-e', SINK_CHILD]);
+  p.child.stderr?.on('data', (d) => log(`[bulk-sink stderr] ${String(d).trimEnd()}`));
+  p.port = JSON.parse(await firstLine(p, 10_000)).port;
+  return p;
+}
+
+/**
+ * One bulk run of about `seconds` s to `port` (client -> server direction); resolves { gbps, bytes } or { failed }.
+ * iperf3: one TCP stream, `-t seconds-1 -O 1` (the first second, slow start, is left out of the figure), as in
+ * ../shared/bench, and one retry when the server still says it is busy with the previous test.
+ */
+async function bulk(tool, port, seconds) {
+  if (tool === 'iperf3') {
+    const args = ['-c', LOOP, '-p', String(port), '-t', String(Math.max(1, seconds - 1)), '-O', '1', '-J'];
+    args.push('--connect-timeout', '3000');
+    for (let attempt = 0; ; attempt++) {
+      const { code, out, err } = await runChild('iperf3', 'iperf3', args, E, seconds + 30);
+      let j = null;
+      try {
+        j = JSON.parse(out);
+      } catch {
+        // not JSON: reported below
+      }
+      const sum = j?.end?.sum_received;
+      if (j && !j.error && sum) return { gbps: sum.bits_per_second / 1e9, bytes: sum.bytes };
+      const why = j?.error ?? `exit ${code}: ${(err || out).trim().slice(0, 300)}`;
+      if (attempt === 0 && /busy/i.test(why)) {
+        await sleep(1500);
+        continue;
+      }
+      return { gbps: NaN, failed: `iperf3: ${why}` };
+    }
+  }
+  const env = { ...E, BENCH_ADDR: `${LOOP}:${port}`, BENCH_SECONDS: String(seconds) };
+  const { code, out, err } = await runChild(
+    'bulk-source',
+    process.execPath,
+    ['--input-type=module', '-e', SOURCE_CHILD],
+    env,
+    seconds + 30,
+  );
+  try {
+    const r = JSON.parse(out);
+    if (code === 0 && r.bytes > 0) return { gbps: (r.bytes * 8) / r.seconds / 1e9, bytes: r.bytes };
+  } catch {
+    // reported below
+  }
+  return { gbps: NaN, failed: `bulk source exit ${code}: ${(err || out).trim().slice(0, 300)}` };
+}
+
 // ------------------------------------------------------------------------------------------------ /proc accounting
 const CLK_TCK = (() => {
   const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
@@ -281,8 +453,8 @@ function procTicks(pid) {
     return null;
   }
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  // f[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-  return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+  // f[0] is field 3 (state): minflt is field 10, utime 14, stime 15, cutime 16, cstime 17.
+  return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]), minflt: Number(f[7]) };
 }
 
 function machineTicks() {
@@ -299,6 +471,7 @@ function sample(proxy, upstreams) {
   return {
     at: process.hrtime.bigint(),
     proxy: t(proxy),
+    proxyFaults: proxy ? (procTicks(proxy.pid)?.minflt ?? NaN) : 0,
     upstreams: upstreams.reduce((a, p) => a + t(p), 0),
     self: self ? self.own + self.children : NaN,
     machine: machineTicks().busy,
@@ -406,6 +579,32 @@ function startHelp() {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`;
 }
 
+/** True when a socket listens on 127.0.0.1:`port` (from /proc/net/tcp, without connecting to it). */
+function listeningOn(port) {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  try {
+    return fs
+      .readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .some((line) => {
+        const f = line.trim().split(/\s+/);
+        return f[1] === local && f[3] === '0A'; // 0A = LISTEN
+      });
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until `port` accepts connections, failing early when the process `p` exits. */
+async function waitListening(p, port, what) {
+  const end = Date.now() + 30_000;
+  while (!(await portOpen(port))) {
+    if (p.exited) throw new Error(`${what} exited (${p.exit}) before it listened:\n${proxyOutput.join('\n')}`);
+    if (Date.now() > end) throw new Error(`${what} did not listen on ${port} within 30 s`);
+    await sleep(100);
+  }
+}
+
 async function startSwitchyard(upstreams) {
   const port = await freePort();
   const args = [path.join(ROOT, 'bin', 'switchyard.js'), 'start', '--listen', `${LOOP}:${port}`];
@@ -416,20 +615,56 @@ async function startSwitchyard(upstreams) {
   const p = start('switchyard', process.execPath, args, { cwd: ROOT });
   collectLines(p, p.child.stdout, 'stdout');
   collectLines(p, p.child.stderr, 'stderr');
-  const end = Date.now() + 30_000;
-  while (!(await portOpen(port))) {
-    if (p.exited) throw new Error(`switchyard exited (${p.exit}) before it listened:\n${proxyOutput.join('\n')}`);
-    if (Date.now() > end) throw new Error('switchyard did not listen within 30 s');
-    await sleep(100);
-  }
+  await waitListening(p, port, 'switchyard');
   p.port = port;
   p.args = args.slice(1);
   return p;
 }
 
-/** A few sequential keep-alive GETs: status 200, body "hello\n", and which upstreams answered. */
-async function preflight(port, n) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+let l4ConfigDir;
+process.on('exit', () => {
+  if (l4ConfigDir) fs.rmSync(l4ConfigDir, { recursive: true, force: true });
+});
+
+/**
+ * Switchyard with two `tcp` listeners from a config file (bench/l4-config.mjs): `bulk` -> the bulk server (one
+ * upstream), `small` -> both HTTP upstreams, round-robin per connection. The file goes to a temporary folder.
+ */
+async function startSwitchyardL4(bulkServer, upstreams) {
+  const { l4Config } = await import('./l4-config.mjs');
+  const bulkPort = await freePort();
+  const smallPort = await freePort();
+  const yaml = l4Config({
+    bulkListen: `${LOOP}:${bulkPort}`,
+    bulkUpstream: `${LOOP}:${bulkServer.port}`,
+    httpListen: `${LOOP}:${smallPort}`,
+    httpUpstreams: upstreams.map((u) => `${LOOP}:${u.port}`),
+  });
+  l4ConfigDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-l4-'));
+  const file = path.join(l4ConfigDir, 'l4.yaml');
+  fs.writeFileSync(file, yaml);
+  const args = [path.join(ROOT, 'bin', 'switchyard.js'), 'start', '-c', file, '--log-level', 'warn'];
+  const p = start('switchyard-l4', process.execPath, args, { cwd: ROOT });
+  collectLines(p, p.child.stdout, 'l4 stdout');
+  collectLines(p, p.child.stderr, 'l4 stderr');
+  // Not a probe connection: Switchyard loses a client FIN that arrives before the endpoint has connected (see
+  // RESULTS.md), and a half-open connection left on iperf3 -s blocks every later test for an hour.
+  const end = Date.now() + 30_000;
+  while (!(listeningOn(bulkPort) && listeningOn(smallPort))) {
+    if (p.exited) throw new Error(`switchyard (L4) exited (${p.exit}) before it listened:\n${proxyOutput.join('\n')}`);
+    if (Date.now() > end) throw new Error('switchyard (L4) did not listen within 30 s');
+    await sleep(100);
+  }
+  Object.assign(p, { bulkPort, smallPort, args: args.slice(1), yaml });
+  return p;
+}
+
+/**
+ * A few sequential GETs: status 200, body "hello\n", and which upstreams answered. One keep-alive connection for all
+ * of them, or (`fresh`, for an L4 listener, which balances per connection) a new connection for each.
+ */
+async function preflight(port, n, fresh = false) {
+  const agent = fresh ? false : new http.Agent({ keepAlive: true, maxSockets: 1 });
   const seen = new Set();
   try {
     for (let i = 0; i < n; i++) {
@@ -449,7 +684,7 @@ async function preflight(port, n) {
       seen.add(String(upstream ?? '?'));
     }
   } finally {
-    agent.destroy();
+    if (agent) agent.destroy();
   }
   return [...seen].sort();
 }
@@ -465,10 +700,15 @@ const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
 const fmtMs = (x) => (!Number.isFinite(x) ? 'n/a' : x < 1 ? x.toFixed(3) : x < 10 ? x.toFixed(2) : x.toFixed(1));
 
-async function measure(kind, target, seconds, proxy, upstreams) {
-  const before = sample(proxy, upstreams);
-  const r = await load(kind, target.url, seconds);
-  const after = sample(proxy, upstreams);
+/**
+ * One measured run: `run()` is the load (wrk/autocannon or a bulk transfer); the CPU of the proxy (when the target
+ * is proxied), of the servers behind it, and of this script with its reaped children (the load generator) is read
+ * before and after. Adds per-request (requests) or per-GB (bytes, gbps) CPU figures and the foreign load.
+ */
+async function measure(run, target, proxy, servers) {
+  const before = sample(proxy, servers);
+  const r = await run();
+  const after = sample(proxy, servers);
   const wall = Number(after.at - before.at) / 1e9;
   const d = (k) => (after[k] - before[k]) / CLK_TCK;
   const proxyCpu = target.proxied ? d('proxy') : NaN;
@@ -477,92 +717,289 @@ async function measure(kind, target, seconds, proxy, upstreams) {
     ...r,
     proxyUsPerReq: (proxyCpu * 1e6) / r.requests,
     upstreamUsPerReq: (d('upstreams') * 1e6) / r.requests,
+    // CPU-seconds per wall-second over GB per second (GB = 1e9 bytes), the same formula as ../shared/bench.
+    proxySPerGB: proxyCpu / wall / (r.gbps / 8),
+    // Minor page faults of the proxy per GB moved: fresh memory touched by reads (see RESULTS.md, L4).
+    proxyFaultsPerGB: target.proxied ? (after.proxyFaults - before.proxyFaults) / wall / (r.gbps / 8) : NaN,
     proxyCores: proxyCpu / wall,
+    serverCores: d('upstreams') / wall,
     otherCores: Math.max(0, d('machine') - ours) / wall,
   };
 }
 
-async function main() {
-  const t0 = Date.now();
-  ensureBuilt();
-  const kind = pickLoadgen();
-  const upstreams = [await startUpstream('a'), await startUpstream('b')];
-  const proxy = await startSwitchyard(upstreams);
-  log(`upstreams on ${upstreams.map((u) => u.port).join(', ')}; switchyard (pid ${proxy.pid}) on ${proxy.port}`);
+/**
+ * `rounds` interleaved rounds over `targets` (ABBA order, so neither side always goes first); a run with foreign
+ * load above NOISE_MAX is repeated (within RETRIES and the shared RETRY_BUDGET) and the quieter attempt kept.
+ * `once(t)` measures one run; `describe(r)` is its progress line.
+ */
+const retry = { spent: 0 };
+async function runRounds(label, targets, seconds, once, describe) {
+  for (let round = 0; round < C.rounds; round++) {
+    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      await sleep(C.pause * 1000);
+      for (const p of t.watch ?? []) if (p.exited) throw new Error(`${p.name} exited (${p.exit}) during the bench`);
+      let r = await once(t);
+      for (let i = 0; i < C.retries && r.otherCores > C.noiseMax && retry.spent + seconds <= C.retryBudget; i++) {
+        if (stopping) break;
+        log(`    (other cores ${fmt(r.otherCores)} > NOISE_MAX ${C.noiseMax}: repeating ${label} ${t.name})`);
+        retry.spent += seconds;
+        await sleep(C.pause * 1000);
+        const again = await once(t);
+        if (!again.failed && (r.failed || again.otherCores < r.otherCores)) r = again;
+      }
+      if (stopping) return false;
+      t.runs.push(r);
+      log(
+        `  ${label} round ${round + 1}/${C.rounds} ${t.name.padEnd(10)} ${r.failed ? `FAILED ${r.failed}` : describe(r, t)}, other cores ${fmt(r.otherCores)}`,
+      );
+    }
+  }
+  return true;
+}
 
+/** Medians over a target's successful runs, and its noise and error counts. */
+function summarize(t, key) {
+  const ok = t.runs.filter((r) => !r.failed);
+  const m = (k) => median(ok.map((r) => r[k]));
+  const vals = ok.map((r) => r[key]);
+  return {
+    name: t.name,
+    proxied: t.proxied,
+    value: m(key),
+    spread: vals.length ? ((Math.max(...vals) - Math.min(...vals)) / median(vals)) * 100 : NaN,
+    p50: m('p50'),
+    p99: m('p99'),
+    proxyUs: m('proxyUsPerReq'),
+    upstreamUs: m('upstreamUsPerReq'),
+    proxySPerGB: m('proxySPerGB'),
+    proxyFaultsPerGB: m('proxyFaultsPerGB'),
+    proxyCores: m('proxyCores'),
+    serverCores: m('serverCores'),
+    otherCores: m('otherCores'),
+    noisy: ok.filter((r) => r.otherCores > C.noiseMax).length,
+    quiet: ok.filter((r) => r.otherCores <= C.noiseMax),
+    failed: t.runs.length - ok.length,
+    errors: ok.reduce((a, r) => a + (r.non2xx ?? 0) + (r.sockErrors ?? 0), 0),
+    n: t.runs.length,
+  };
+}
+
+const noiseCell = (r) => `${fmt(r.otherCores)}${r.noisy ? ` (${r.noisy}/${r.n} noisy)` : ''}`;
+const errorCell = (r) => `${r.errors}${r.failed ? ` (${r.failed} failed runs)` : ''}`;
+
+/** The markdown table of an HTTP comparison (L7, or small requests through the L4 listener). */
+function rpsTable(rows) {
+  const direct = rows[0];
+  return [
+    '| target | median RPS | × direct | spread % | p50 ms | p99 ms | proxy CPU µs/req | upstream CPU µs/req | proxy cores | other cores | errors |',
+    '|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${fmtInt(r.value)} | ${fmt(r.value / direct.value)} | ${fmt(r.spread, 1)} | ${fmtMs(r.p50)} | ` +
+        `${fmtMs(r.p99)} | ${r.proxied ? fmt(r.proxyUs, 1) : 'n/a'} | ${fmt(r.upstreamUs, 1)} | ` +
+        `${r.proxied ? fmt(r.proxyCores) : 'n/a'} | ${noiseCell(r)} | ${errorCell(r)} |`,
+    ),
+  ];
+}
+
+const loadDesc = (kind, seconds) =>
+  kind === 'wrk' ? `wrk -t${C.threads} -c${C.conns} -d${seconds}s --latency` : `autocannon -c${C.conns} -d${seconds}`;
+
+/** Warm-up of each target with the load generator, not measured. */
+async function warmUp(kind, targets) {
+  if (C.warmup <= 0) return;
+  for (const t of targets) {
+    const r = await load(kind, t.url, C.warmup);
+    if (r.failed) throw new Error(`warm-up of ${t.name} failed: ${r.failed}`);
+  }
+}
+
+const describeRps = (r, t) =>
+  `${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50)} ms, p99 ${fmtMs(r.p99)} ms` +
+  (t.proxied ? `, ${fmt(r.proxyUsPerReq, 1)} µs/req` : '') +
+  ((r.non2xx ?? 0) + (r.sockErrors ?? 0) ? `, ${(r.non2xx ?? 0) + (r.sockErrors ?? 0)} errors` : '');
+
+// ------------------------------------------------------------------------------------------------ L7
+async function benchL7(kind, upstreams) {
+  const proxy = await startSwitchyard(upstreams);
+  log(`L7: switchyard (pid ${proxy.pid}) on ${proxy.port}`);
   const seenDirect = await preflight(upstreams[0].port, 3);
   const seenProxy = await preflight(proxy.port, 6);
   if (seenProxy.length < 2) throw new Error(`switchyard did not balance: only ${seenProxy.join(',')} answered`);
   log(`preflight: direct -> ${seenDirect.join('+')}, switchyard -> ${seenProxy.join('+')}`);
 
   const targets = [
-    { name: 'direct', url: `http://${LOOP}:${upstreams[0].port}/`, proxied: false, runs: [] },
-    { name: 'switchyard', url: `http://${LOOP}:${proxy.port}/`, proxied: true, runs: [] },
+    { name: 'direct', url: `http://${LOOP}:${upstreams[0].port}/`, proxied: false, runs: [], watch: [proxy] },
+    { name: 'switchyard', url: `http://${LOOP}:${proxy.port}/`, proxied: true, runs: [], watch: [proxy] },
   ];
-  const desc =
-    kind === 'wrk'
-      ? `wrk -t${C.threads} -c${C.conns} -d${C.duration}s --latency`
-      : `autocannon -c${C.conns} -d${C.duration}`;
-  log(`${desc}; warm-up ${C.warmup}s per target, ${C.rounds} interleaved rounds`);
+  const desc = loadDesc(kind, C.duration);
+  log(`L7: ${desc}; warm-up ${C.warmup}s per target, ${C.rounds} interleaved rounds`);
+  await warmUp(kind, targets);
+  const once = (t) => measure(() => load(kind, t.url, C.duration), t, proxy, upstreams);
+  if (!(await runRounds('L7', targets, C.duration, once, describeRps))) return null;
 
-  if (C.warmup > 0) {
-    for (const t of targets) {
-      const r = await load(kind, t.url, C.warmup);
-      if (r.failed) throw new Error(`warm-up of ${t.name} failed: ${r.failed}`);
-    }
-  }
-  let retrySpent = 0;
-  for (let round = 0; round < C.rounds; round++) {
-    const order = round % 2 === 0 ? targets : [...targets].reverse(); // ABBA, so neither side always goes first
-    for (const t of order) {
-      await sleep(C.pause * 1000);
-      if (proxy.exited) throw new Error(`switchyard exited (${proxy.exit}) during the bench`);
-      let r = await measure(kind, t, C.duration, proxy, upstreams);
-      // A run with foreign load above NOISE_MAX is repeated (within RETRIES and RETRY_BUDGET); the quieter one is kept.
-      for (let i = 0; i < C.retries && r.otherCores > C.noiseMax && retrySpent + C.duration <= C.retryBudget; i++) {
-        if (stopping) break;
-        log(`    (other cores ${fmt(r.otherCores)} > NOISE_MAX ${C.noiseMax}: repeating ${t.name})`);
-        retrySpent += C.duration;
-        await sleep(C.pause * 1000);
-        const again = await measure(kind, t, C.duration, proxy, upstreams);
-        if (!again.failed && (r.failed || again.otherCores < r.otherCores)) r = again;
-      }
-      if (stopping) return 130;
-      t.runs.push(r);
-      const errs = (r.non2xx ?? 0) + (r.sockErrors ?? 0);
-      log(
-        `  round ${round + 1}/${C.rounds} ${t.name.padEnd(10)} ${r.failed ? `FAILED ${r.failed}` : `${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50)} ms, p99 ${fmtMs(r.p99)} ms`}` +
-          (t.proxied ? `, ${fmt(r.proxyUsPerReq, 1)} µs/req` : '') +
-          `, other cores ${fmt(r.otherCores)}${errs ? `, ${errs} errors` : ''}`,
-      );
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------- report
-  const rows = targets.map((t) => {
-    const ok = t.runs.filter((r) => !r.failed);
-    const m = (k) => median(ok.map((r) => r[k]));
-    const rpss = ok.map((r) => r.rps);
-    return {
-      name: t.name,
-      rps: m('rps'),
-      spread: rpss.length ? ((Math.max(...rpss) - Math.min(...rpss)) / median(rpss)) * 100 : NaN,
-      p50: m('p50'),
-      p99: m('p99'),
-      proxyUs: m('proxyUsPerReq'),
-      upstreamUs: m('upstreamUsPerReq'),
-      proxyCores: m('proxyCores'),
-      otherCores: m('otherCores'),
-      noisy: ok.filter((r) => r.otherCores > C.noiseMax).length,
-      quiet: ok.filter((r) => r.otherCores <= C.noiseMax),
-      failed: t.runs.length - ok.length,
-      errors: ok.reduce((a, r) => a + (r.non2xx ?? 0) + (r.sockErrors ?? 0), 0),
-      n: t.runs.length,
-    };
-  });
+  const rows = targets.map((t) => summarize(t, 'rps'));
   const [direct, sy] = rows;
+  return {
+    rows,
+    render: (ended) => {
+      const syEnd = ended.find((e) => e.name === 'switchyard');
+      const out = proxyOutput.filter((l) => !l.startsWith('[l4 '));
+      return [
+        '### L7: HTTP through Switchyard',
+        '',
+        `- load: \`${desc}\` (HTTP/1.1 keep-alive, GET / -> "hello\\n" with content-length), warm-up ${C.warmup}s per ` +
+          `target, ${C.rounds} interleaved rounds (ABBA), medians`,
+        `- upstreams: two node:http processes; switchyard: \`node bin/switchyard.js ${proxy.args.join(' ')}\` ` +
+          `(round-robin), preflight saw ${seenProxy.join('+')}`,
+        '',
+        ...rpsTable(rows),
+        '',
+        `Switchyard / direct RPS = **${fmt(sy.value / direct.value)}**; Switchyard proxy CPU = **${fmt(sy.proxyUs, 1)} µs/req**; ` +
+          `p99 ${fmtMs(sy.p99)} ms vs ${fmtMs(direct.p99)} ms direct` +
+          (sy.quiet.length
+            ? `; over the ${sy.quiet.length} quiet Switchyard run(s) only: ${fmt(median(sy.quiet.map((r) => r.proxyUsPerReq)), 1)} µs/req.`
+            : '; no Switchyard run was quiet.'),
+        '',
+        `- switchyard stopped with: ${syEnd ? String(syEnd.exit) : 'n/a'}; it printed ${out.length} line(s) on stdout/stderr` +
+          (out.length ? ':' : '.'),
+        ...out.slice(0, 20).map((l) => `  - \`${l.slice(0, 300)}\``),
+      ];
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ L4
+async function benchL4(kind, upstreams) {
+  const tool = pickBulkTool();
+  const bulkServer = await startBulkServer(tool);
+  const proxy = await startSwitchyardL4(bulkServer, upstreams);
+  log(
+    `L4: bulk server (${tool}) on ${bulkServer.port}; switchyard (pid ${proxy.pid}) tcp listeners: bulk ` +
+      `${proxy.bulkPort} -> ${bulkServer.port}, small ${proxy.smallPort} -> ${upstreams.map((u) => u.port).join('+')}`,
+  );
+  const watch = [proxy, bulkServer];
+  const secs = C.l4Duration;
+
+  // Bulk: direct to the server vs through the `bulk` listener. A short unmeasured run of each warms up (and checks).
+  const bulkTargets = [
+    { name: 'direct', port: bulkServer.port, proxied: false, runs: [], watch },
+    { name: 'switchyard', port: proxy.bulkPort, proxied: true, runs: [], watch },
+  ];
+  for (const t of bulkTargets) {
+    const r = await bulk(tool, t.port, Math.max(2, Math.min(3, C.warmup + 1)));
+    if (r.failed) throw new Error(`bulk warm-up of ${t.name} failed: ${r.failed}`);
+    await sleep(C.pause * 1000);
+  }
+  const bulkDesc =
+    tool === 'iperf3'
+      ? `iperf3 -c … -t ${Math.max(1, secs - 1)} -O 1 (one TCP stream, client -> server; first second left out)`
+      : `Node source -> sink, one TCP stream of 256 KiB writes for ${secs} s`;
+  log(`L4 bulk: ${bulkDesc}; ${C.rounds} interleaved rounds`);
+  const onceBulk = (t) => measure(() => bulk(tool, t.port, secs), t, proxy, [bulkServer]);
+  const describeBulk = (r, t) =>
+    `${fmt(r.gbps)} Gbit/s` +
+    (t.proxied
+      ? `, ${fmt(r.proxySPerGB, 3)} CPU s/GB, ${fmt(r.proxyCores)} cores, ${fmtInt(r.proxyFaultsPerGB)} page faults/GB`
+      : '');
+  if (!(await runRounds('L4 bulk', bulkTargets, secs, onceBulk, describeBulk))) return null;
+
+  // Small requests: wrk GET / direct to upstream a vs through the `small` listener (round-robin per connection).
+  let smallTargets = [];
+  let seenSmall = [];
+  const smallDesc = loadDesc(kind, secs);
+  if (C.l4Rps) {
+    seenSmall = await preflight(proxy.smallPort, 6, true);
+    if (seenSmall.length < 2) throw new Error(`the L4 listener did not balance: only ${seenSmall.join(',')} answered`);
+    log(`L4 preflight (a new connection per request): switchyard tcp -> ${seenSmall.join('+')}`);
+    smallTargets = [
+      { name: 'direct', url: `http://${LOOP}:${upstreams[0].port}/`, proxied: false, runs: [], watch },
+      { name: 'switchyard', url: `http://${LOOP}:${proxy.smallPort}/`, proxied: true, runs: [], watch },
+    ];
+    log(`L4 small requests: ${smallDesc}; warm-up ${C.warmup}s per target, ${C.rounds} interleaved rounds`);
+    await warmUp(kind, smallTargets);
+    const onceSmall = (t) => measure(() => load(kind, t.url, secs), t, proxy, upstreams);
+    if (!(await runRounds('L4 small', smallTargets, secs, onceSmall, describeRps))) return null;
+  }
+
+  const bulkRows = bulkTargets.map((t) => summarize(t, 'gbps'));
+  const smallRows = smallTargets.map((t) => summarize(t, 'rps'));
+  return {
+    bulkRows,
+    smallRows,
+    render: (ended) => {
+      const syEnd = ended.find((e) => e.name === 'switchyard-l4');
+      const out = proxyOutput.filter((l) => l.startsWith('[l4 '));
+      const [bd, bs] = bulkRows;
+      const lines = [
+        '### L4: TCP through a Switchyard `tcp` listener',
+        '',
+        `- switchyard: \`node bin/switchyard.js ${proxy.args.join(' ')}\` with the config from bench/l4-config.mjs ` +
+          `(listener \`bulk\` -> the bulk server, one endpoint; listener \`small\` -> both node:http upstreams, ` +
+          `round-robin per connection)`,
+        `- bulk: \`${bulkDesc}\`, ${C.rounds} interleaved rounds (ABBA), medians; proxy CPU s/GB = proxy ` +
+          'CPU-seconds per wall-second / GB per second (GB = 10^9 bytes); proxy page faults/GB = minor faults of ' +
+          'the Switchyard process (/proc/<pid>/stat field 10) per GB, the same way',
+        '',
+        '| target | median Gbit/s | × direct | spread % | proxy CPU s/GB | proxy cores | proxy page faults/GB | server cores | other cores | errors |',
+        '|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+        ...bulkRows.map(
+          (r) =>
+            `| ${r.name} | ${fmt(r.value)} | ${fmt(r.value / bd.value)} | ${fmt(r.spread, 1)} | ` +
+            `${r.proxied ? fmt(r.proxySPerGB, 3) : 'n/a'} | ${r.proxied ? fmt(r.proxyCores) : 'n/a'} | ` +
+            `${r.proxied ? fmtInt(r.proxyFaultsPerGB) : 'n/a'} | ` +
+            `${fmt(r.serverCores)} | ${noiseCell(r)} | ${r.failed ? `${r.failed} failed runs` : 0} |`,
+        ),
+        '',
+        `Switchyard / direct throughput = **${fmt(bs.value / bd.value)}** (${fmt(bs.value)} vs ${fmt(bd.value)} Gbit/s); ` +
+          `proxy CPU = **${fmt(bs.proxySPerGB, 3)} s/GB**` +
+          (bs.quiet.length
+            ? `; over the ${bs.quiet.length} quiet Switchyard run(s) only: ${fmt(median(bs.quiet.map((r) => r.gbps)))} Gbit/s, ` +
+              `${fmt(median(bs.quiet.map((r) => r.proxySPerGB)), 3)} s/GB.`
+            : '; no Switchyard run was quiet.'),
+      ];
+      if (smallRows.length) {
+        const [sd, ss] = smallRows;
+        lines.push(
+          '',
+          `- small requests: \`${smallDesc}\` GET / ("hello\\n", keep-alive), warm-up ${C.warmup}s per target, ` +
+            `${C.rounds} interleaved rounds (ABBA), medians; direct = upstream a alone, preflight through the ` +
+            `listener (a new connection per request) saw ${seenSmall.join('+')}`,
+          '',
+          ...rpsTable(smallRows),
+          '',
+          `Switchyard (L4) / direct RPS = **${fmt(ss.value / sd.value)}**; proxy CPU = **${fmt(ss.proxyUs, 1)} µs/req**` +
+            (ss.quiet.length
+              ? `; over the ${ss.quiet.length} quiet Switchyard run(s) only: ${fmt(median(ss.quiet.map((r) => r.proxyUsPerReq)), 1)} µs/req.`
+              : '; no Switchyard run was quiet.'),
+        );
+      }
+      lines.push(
+        '',
+        `- switchyard (L4) stopped with: ${syEnd ? String(syEnd.exit) : 'n/a'}; it printed ${out.length} line(s) on stdout/stderr` +
+          (out.length ? ':' : '.'),
+        ...out.slice(0, 20).map((l) => `  - \`${l.slice(0, 300)}\``),
+      );
+      return lines;
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ main
+async function main() {
+  const t0 = Date.now();
+  if (!C.l7 && !C.l4) throw new Error('L7=0 and L4=0: nothing to run');
+  ensureBuilt();
+  const kind = pickLoadgen();
+  const upstreams = [await startUpstream('a'), await startUpstream('b')];
+  log(`upstreams (node:http) on ${upstreams.map((u) => u.port).join(', ')}`);
+
+  const l7 = C.l7 ? await benchL7(kind, upstreams) : undefined;
+  if (l7 === null) return 130;
+  const l4 = C.l4 ? await benchL4(kind, upstreams) : undefined;
+  if (l4 === null) return 130;
   const ended = await stopAll();
-  const syEnd = ended.find((e) => e.name === 'switchyard');
 
   const cpus = os.cpus();
   const lines = [
@@ -570,40 +1007,21 @@ async function main() {
     '',
     `- machine: ${cpus.length} x ${cpus[0]?.model.trim() ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
       `kernel ${os.release()}; node ${process.version}; load generator, proxy and upstreams share these CPUs`,
-    `- load: \`${desc}\` (HTTP/1.1 keep-alive, GET / -> "hello\\n" with content-length), warm-up ${C.warmup}s per ` +
-      `target, ${C.rounds} interleaved rounds (ABBA), medians; total ${((Date.now() - t0) / 1000).toFixed(0)} s`,
-    `- upstreams: two node:http processes; switchyard: \`node bin/switchyard.js ${proxy.args.join(' ')}\` ` +
-      `(round-robin), preflight saw ${seenProxy.join('+')}`,
+    `- total ${((Date.now() - t0) / 1000).toFixed(0)} s; parts: ${[C.l7 && 'L7', C.l4 && 'L4'].filter(Boolean).join(' + ')}`,
     '',
-    '| target | median RPS | × direct | spread % | p50 ms | p99 ms | proxy CPU µs/req | upstream CPU µs/req | proxy cores | other cores | errors |',
-    '|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
-    ...rows.map(
-      (r) =>
-        `| ${r.name} | ${fmtInt(r.rps)} | ${fmt(r.rps / direct.rps)} | ${fmt(r.spread, 1)} | ${fmtMs(r.p50)} | ` +
-        `${fmtMs(r.p99)} | ${r.name === 'direct' ? 'n/a' : fmt(r.proxyUs, 1)} | ${fmt(r.upstreamUs, 1)} | ` +
-        `${r.name === 'direct' ? 'n/a' : fmt(r.proxyCores)} | ${fmt(r.otherCores)}${r.noisy ? ` (${r.noisy}/${r.n} noisy)` : ''} | ` +
-        `${r.errors}${r.failed ? ` (${r.failed} failed runs)` : ''} |`,
-    ),
-    '',
-    `Switchyard / direct RPS = **${fmt(sy.rps / direct.rps)}**; Switchyard proxy CPU = **${fmt(sy.proxyUs, 1)} µs/req**; ` +
-      `p99 ${fmtMs(sy.p99)} ms vs ${fmtMs(direct.p99)} ms direct` +
-      (sy.quiet.length
-        ? `; over the ${sy.quiet.length} quiet Switchyard run(s) only: ${fmt(median(sy.quiet.map((r) => r.proxyUsPerReq)), 1)} µs/req.`
-        : '; no Switchyard run was quiet.'),
-    '',
+    ...(l7 ? [...l7.render(ended), ''] : []),
+    ...(l4 ? [...l4.render(ended), ''] : []),
     'proxy CPU µs/req = utime+stime of the Switchyard process (/proc/<pid>/stat) / requests completed. upstream CPU ' +
-      'µs/req = both upstreams together. other cores = busy CPU (from /proc/stat) that none of these processes used; ' +
+      'µs/req = both upstreams together; server cores = the bulk server (iperf3 -s or the Node sink). other cores = ' +
+      'busy CPU (from /proc/stat) that none of these processes used; ' +
       `a run above NOISE_MAX=${C.noiseMax} is noisy; it was repeated up to RETRIES=${C.retries} time(s) ` +
-      `(${retrySpent} s spent of RETRY_BUDGET=${C.retryBudget}), keeping the quieter attempt. On a shared 2-core machine RPS mostly shows CPU ` +
+      `(${retry.spent} s spent of RETRY_BUDGET=${C.retryBudget}), keeping the quieter attempt. On a shared 2-core machine RPS mostly shows CPU ` +
       'sharing; µs/req is the steadier number, though it too rises when other work shares the cores.',
-    '',
-    `- switchyard stopped with: ${syEnd ? String(syEnd.exit) : 'n/a'}; it printed ${proxyOutput.length} line(s) on stdout/stderr` +
-      (proxyOutput.length ? ':' : '.'),
-    ...proxyOutput.slice(0, 20).map((l) => `  - \`${l.slice(0, 300)}\``),
   ];
   const report = lines.join('\n') + '\n';
   process.stdout.write('\n' + report);
   if (E.RESULTS_OUT) fs.writeFileSync(E.RESULTS_OUT, report);
+  const rows = [...(l7?.rows ?? []), ...(l4?.bulkRows ?? []), ...(l4?.smallRows ?? [])];
   const bad = rows.some((r) => r.failed > 0 || r.errors > 0);
   return bad ? 1 : 0;
 }
