@@ -664,3 +664,24 @@ test('a connect that times out (an instance whose accept queue is full) moves on
   assert.ok(waited >= 400 && waited < 5_000, `answered by the next endpoint after ${waited} ms`);
   client.socket.destroy();
 });
+
+test('a client that sends its data and FIN before the endpoint is connected still gets its FIN passed on', async (t) => {
+  const instance = await startTcpInstance(
+    t,
+    'a',
+    (socket) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('end', () => socket.end(`got ${Buffer.concat(chunks).toString()} and your FIN`));
+    },
+    false,
+  );
+  // With a PROXY header to read first, everything (header, data, FIN) has arrived before routing even starts.
+  const lb = await startLb(t, tcpConfig([instance.url], {}, { acceptProxyProtocol: ['127.0.0.1'] }));
+  for (let i = 0; i < 5; i++) {
+    const client = await open(lb.port('tcp'));
+    client.socket.end(`PROXY TCP4 192.0.2.1 127.0.0.1 1234 80\r\nquestion ${i}`);
+    await client.ended;
+    assert.equal(client.received(), `got question ${i} and your FIN`);
+  }
+});

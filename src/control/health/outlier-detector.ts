@@ -22,6 +22,9 @@ export class OutlierDetector {
   readonly #log: Logger;
   readonly #ejections = new Map<string, Ejection>();
 
+  /** When "ejection limit reached" was last logged per endpoint (the log is throttled). */
+  readonly #limitLoggedAt = new Map<string, number>();
+
   constructor(options: {
     readonly now?: () => number;
     readonly log: Logger;
@@ -50,7 +53,12 @@ export class OutlierDetector {
     const ejectedNow = serviceIds.filter((other) => this.isEjected(service, other)).length;
     const allowed = Math.floor((serviceIds.length * config.maxEjectionPercent) / 100);
     if (ejectedNow >= allowed) {
-      this.#log.warn({ service, endpoint: id, ejectedNow, allowed }, 'outlier not ejected: ejection limit reached');
+      // Every further failure of the endpoint lands here (thousands a second under load): one line per 10 s.
+      const now = this.#now();
+      if (now - (this.#limitLoggedAt.get(key) ?? -Infinity) >= 10_000) {
+        this.#limitLoggedAt.set(key, now);
+        this.#log.warn({ service, endpoint: id, ejectedNow, allowed }, 'outlier not ejected: ejection limit reached');
+      }
       return false;
     }
     ejection.count++;

@@ -230,9 +230,13 @@ function relay(from: Socket, to: Socket, count: (bytes: number) => void): void {
       to.once('drain', resume);
     }
   });
-  from.once('end', () => {
+  const end = (): void => {
     if (!to.destroyed) to.end();
-  });
+  };
+  // A client that sent its FIN while the endpoint was still connecting has already emitted 'end' (nothing was left
+  // to read): pass the FIN on now, or the endpoint would wait for it until the idle timeout.
+  if (from.readableEnded) end();
+  else from.once('end', end);
 }
 
 /** Host and port of an endpoint URL (`tcp://`, `udp://`, `http://`, `https://`), brackets off an IPv6 host. */
