@@ -50,6 +50,7 @@ const C = {
   retryBudget: num('RETRY_BUDGET', 30),
   loadgen: E.LOADGEN || 'auto',
   l7: E.L7 !== '0',
+  workers: E.WORKERS !== '0', // L7 also through `workers: auto` (node:cluster), beside the single process
   l4: E.L4 !== '0',
   l4Rps: E.L4_RPS !== '0',
   l4Duration: num('L4_DURATION', num('DURATION', 5)),
@@ -465,9 +466,26 @@ function machineTicks() {
 }
 
 /** A snapshot of the CPU ticks of the proxy, the upstreams, this script and its reaped children (the loadgen). */
+/** Own ticks of `pid` and of every live child it has (cluster workers): a process tree's CPU. */
+function treeTicks(pid) {
+  let total = procTicks(pid)?.own ?? NaN;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[1]) === pid) total += Number(f[11]) + Number(f[12]);
+  }
+  return total;
+}
+
 function sample(proxy, upstreams) {
   const self = procTicks(process.pid);
-  const t = (p) => (p ? (procTicks(p.pid)?.own ?? NaN) : 0);
+  const t = (p) => (p ? (p.tree ? treeTicks(p.pid) : (procTicks(p.pid)?.own ?? NaN)) : 0);
   return {
     at: process.hrtime.bigint(),
     proxy: t(proxy),
@@ -618,6 +636,32 @@ async function startSwitchyard(upstreams) {
   await waitListening(p, port, 'switchyard');
   p.port = port;
   p.args = args.slice(1);
+  return p;
+}
+
+/** Switchyard with `workers: auto` from a config file: the primary and one worker per core (CPU = the whole tree). */
+async function startSwitchyardWorkers(upstreams) {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-workers-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'workers.yaml');
+  fs.writeFileSync(
+    file,
+    [
+      'workers: auto',
+      'admin: { enabled: false }',
+      'registry: { store: memory }',
+      `listeners: [ { name: web, protocol: http, address: "${LOOP}:${port}", service: app } ]`,
+      `services: { app: { endpoints: [ ${upstreams.map((u) => `{ url: "http://${LOOP}:${u.port}" }`).join(', ')} ] } }`,
+      '',
+    ].join('\n'),
+  );
+  const args = [path.join(ROOT, 'bin', 'switchyard.js'), 'start', '-c', file, '--log-level', 'warn'];
+  const p = start('switchyard-workers', process.execPath, args, { cwd: ROOT });
+  collectLines(p, p.child.stdout, 'workers stdout');
+  collectLines(p, p.child.stderr, 'workers stderr');
+  await waitListening(p, port, 'switchyard (workers)');
+  Object.assign(p, { port, args: args.slice(1), tree: true });
   return p;
 }
 
@@ -829,18 +873,32 @@ async function benchL7(kind, upstreams) {
   if (seenProxy.length < 2) throw new Error(`switchyard did not balance: only ${seenProxy.join(',')} answered`);
   log(`preflight: direct -> ${seenDirect.join('+')}, switchyard -> ${seenProxy.join('+')}`);
 
+  const workers = C.workers ? await startSwitchyardWorkers(upstreams) : undefined;
+  if (workers) log(`L7: switchyard with workers: auto (primary pid ${workers.pid}) on ${workers.port}`);
   const targets = [
     { name: 'direct', url: `http://${LOOP}:${upstreams[0].port}/`, proxied: false, runs: [], watch: [proxy] },
     { name: 'switchyard', url: `http://${LOOP}:${proxy.port}/`, proxied: true, runs: [], watch: [proxy] },
+    ...(workers
+      ? [
+          {
+            name: 'switchyard workers:auto',
+            url: `http://${LOOP}:${workers.port}/`,
+            proxied: true,
+            runs: [],
+            watch: [workers],
+            proxy: workers,
+          },
+        ]
+      : []),
   ];
   const desc = loadDesc(kind, C.duration);
   log(`L7: ${desc}; warm-up ${C.warmup}s per target, ${C.rounds} interleaved rounds`);
   await warmUp(kind, targets);
-  const once = (t) => measure(() => load(kind, t.url, C.duration), t, proxy, upstreams);
+  const once = (t) => measure(() => load(kind, t.url, C.duration), t, t.proxy ?? proxy, upstreams);
   if (!(await runRounds('L7', targets, C.duration, once, describeRps))) return null;
 
   const rows = targets.map((t) => summarize(t, 'rps'));
-  const [direct, sy] = rows;
+  const [direct, sy, syWorkers] = rows;
   return {
     rows,
     render: (ended) => {
@@ -861,6 +919,14 @@ async function benchL7(kind, upstreams) {
           (sy.quiet.length
             ? `; over the ${sy.quiet.length} quiet Switchyard run(s) only: ${fmt(median(sy.quiet.map((r) => r.proxyUsPerReq)), 1)} µs/req.`
             : '; no Switchyard run was quiet.'),
+        ...(syWorkers
+          ? [
+              '',
+              `With \`workers: auto\` (${os.availableParallelism()} workers + the primary; CPU is the whole process tree): ` +
+                `**${fmt(syWorkers.value / direct.value)}** × direct RPS, **${fmt(syWorkers.value / sy.value)}** × the single ` +
+                `process, ${fmt(syWorkers.proxyUs, 1)} µs/req.`,
+            ]
+          : []),
         '',
         `- switchyard stopped with: ${syEnd ? String(syEnd.exit) : 'n/a'}; it printed ${out.length} line(s) on stdout/stderr` +
           (out.length ? ':' : '.'),
