@@ -6,7 +6,13 @@ import { SwitchyardError } from '../core/errors.js';
 import type { FactSink } from '../core/facts.js';
 import type { LogFormat, Logger } from '../core/log.js';
 import type { Snapshot } from '../core/snapshot.js';
-import { sumTraffic, type ServedCertificate, type TrafficReport } from '../core/traffic.js';
+import {
+  emptyCodeCounts,
+  emptyDurationBuckets,
+  sumTraffic,
+  type ServedCertificate,
+  type TrafficReport,
+} from '../core/traffic.js';
 import type { DataPlaneHandle } from '../main.js';
 import { relayLogReopen } from '../observability/access-log.js';
 import {
@@ -129,7 +135,15 @@ export class WorkerPool implements DataPlaneHandle {
   }
 
   counters(service: string, endpoint: string): EndpointCounters {
-    const sum = { inFlight: 0, requests: 0, stickyRequests: 0, bytesOut: 0, bytesIn: 0 };
+    const sum = {
+      inFlight: 0,
+      requests: 0,
+      stickyRequests: 0,
+      bytesOut: 0,
+      bytesIn: 0,
+      responses: emptyCodeCounts(),
+      durationBuckets: emptyDurationBuckets(),
+    };
     for (const report of [this.#retired, ...this.#live().map((e) => e.report)]) {
       const c = report?.endpoints.find((r) => r.service === service && r.endpoint === endpoint);
       if (c === undefined) continue;
@@ -138,6 +152,8 @@ export class WorkerPool implements DataPlaneHandle {
       sum.stickyRequests += c.stickyRequests;
       sum.bytesOut += c.bytesOut;
       sum.bytesIn += c.bytesIn;
+      addCounts(sum.responses, c.responses);
+      addCounts(sum.durationBuckets, c.durationBuckets);
     }
     return sum;
   }
@@ -402,6 +418,8 @@ function retire(retired: WorkerReport, last: WorkerReport | undefined): Pick<Wor
         stickyRequests: sum.stickyRequests + e.stickyRequests,
         bytesOut: sum.bytesOut + e.bytesOut,
         bytesIn: sum.bytesIn + e.bytesIn,
+        responses: addCounts([...(sum.responses ?? emptyCodeCounts())], e.responses),
+        durationBuckets: addCounts([...(sum.durationBuckets ?? emptyDurationBuckets())], e.durationBuckets),
       });
   }
   return { traffic, endpoints: [...endpoints.values()] };
@@ -412,4 +430,10 @@ function requestsOf(report: WorkerReport | undefined): number {
   let total = 0;
   for (const route of report?.traffic.routes ?? []) for (const n of route.codes) total += n;
   return total;
+}
+
+/** Adds `more` into `into` slot by slot (answer classes, latency buckets); returns `into`. */
+function addCounts(into: number[], more: readonly number[] | undefined): number[] {
+  if (more !== undefined) for (let i = 0; i < into.length; i++) into[i]! += more[i] ?? 0;
+  return into;
 }

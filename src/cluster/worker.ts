@@ -113,6 +113,8 @@ function endpointCounters(dataPlane: DataPlane, snapshot: Snapshot | undefined):
         stickyRequests: c.stickyRequests,
         bytesOut: c.bytesOut,
         bytesIn: c.bytesIn,
+        responses: [...c.responses],
+        durationBuckets: [...c.durationBuckets],
       });
     }
   }

@@ -193,6 +193,20 @@ test('with workers: 2 both workers serve, /api/overview lists their pids and cou
   assert.equal(metrics.sum('switchyard_upstream_requests_total', { service: 'app' }), total);
   const listeners = (await (await fetch(`${lb.admin}/api/listeners`)).json()) as { name: string; bound: string }[];
   assert.equal(listeners[0]?.bound, `127.0.0.1:${lb.port}`, 'the primary knows the address the workers bound');
+  // The dashboard's per-endpoint error rate and latency come from the workers' answer classes and latency buckets.
+  const endpoint = await waitFor(
+    async () => {
+      const service = (await (await fetch(`${lb.admin}/api/services/app`)).json()) as {
+        endpoints: { errorRate: number | null; latencyMs: { p50: number | null; p99: number | null } | null }[];
+      };
+      const e = service.endpoints[0];
+      return e !== undefined && e.errorRate !== null && e.latencyMs?.p99 != null && e;
+    },
+    10_000,
+    'an error rate and latency for the endpoint, summed over the workers',
+  );
+  assert.equal(endpoint.errorRate, 0);
+  assert.ok(endpoint.latencyMs!.p99! > 0);
   assert.equal(await lb.stop(), 0);
 });
 
