@@ -12,6 +12,9 @@ import {
   type WorkerReport,
 } from './messages.js';
 
+/** How long a drained worker stays alive to refuse connections still being handed to it (see `drain`). */
+const handoffGraceMs = 500;
+
 /** Environment variable through which the primary passes its log format to the workers. */
 export const workerLogFormatEnv = 'SWITCHYARD_WORKER_LOG_FORMAT';
 
@@ -69,6 +72,10 @@ export function runWorker(): void {
     await applying;
     const forced = await dataPlane.close(deadlineMs);
     log.info({ forced }, 'worker drained');
+    // The primary may have handed this worker a connection just before it learnt the listeners closed. Alive, the
+    // worker refuses it and the primary gives it to another worker; exited, the connection would be lost (the client
+    // waits until its own timeout). A short wait lets such hand-offs be answered.
+    await new Promise((resolve) => setTimeout(resolve, handoffGraceMs));
     // Exit once the primary has the final report (or the channel is gone).
     send({ sy: 'drained', forced, report: report() }, () => process.exit(forced ? 3 : 0));
     if (!process.connected) process.exit(forced ? 3 : 0);
