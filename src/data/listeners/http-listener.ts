@@ -6,6 +6,7 @@ import type { Logger } from '../../core/log.js';
 import { throttledErrorLog } from '../../core/throttled-log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { listenAt, sameSocketAddress } from '../../config/address.js';
+import { ClientConnections } from './client-connections.js';
 import { drainUntil } from './drain.js';
 import { readPreface, type PrefaceVerdict } from './h2c-preface.js';
 import { Http2Sessions } from './http2-sessions.js';
@@ -36,13 +37,8 @@ export class HttpListener {
   #draining = false;
   /** Upgraded connections (WebSocket tunnels): Node's server no longer tracks them, so the listener does. */
   readonly #tunnels = new OpenTunnels();
-  /** Open client connections, and what those already closed exchanged (for `traffic`). */
-  readonly #sockets = new Set<Socket>();
-  #accepted = 0;
-  #closedBytesIn = 0;
-  #closedBytesOut = 0;
-  /** Connections admitted under `limits.maxConnections` and the process total, open now. */
-  #admitted = 0;
+  /** Open client connections, what those already closed exchanged, and how many are admitted under the limits. */
+  readonly #connections = new ClientConnections();
   /** Connections over a limit, kept only to answer their first request 503 (`#admit`); `#overLimitOpen` counts them. */
   readonly #overLimit = new WeakSet<object>();
   #overLimitOpen = 0;
@@ -108,13 +104,7 @@ export class HttpListener {
    * the open ones (keep-alive, WebSocket tunnels) have read and written so far, so the totals grow smoothly.
    */
   get traffic(): ListenerTraffic {
-    let bytesIn = this.#closedBytesIn;
-    let bytesOut = this.#closedBytesOut;
-    for (const socket of this.#sockets) {
-      bytesIn += socket.bytesRead;
-      bytesOut += socket.bytesWritten;
-    }
-    return { open: this.#sockets.size, accepted: this.#accepted, bytesIn, bytesOut };
+    return this.#connections.traffic;
   }
 
   /** True when this listener can take `next` without new sockets or server options. */
@@ -173,7 +163,7 @@ export class HttpListener {
         if (this.#h2c === undefined) return;
         this.#h2c.sessions.destroyAll();
         // Connections still sending their first bytes belong to neither server yet.
-        for (const socket of this.#sockets) socket.destroy();
+        this.#connections.destroyAll();
       },
     );
   }
@@ -190,13 +180,7 @@ export class HttpListener {
   }
 
   readonly #onConnection = (socket: Socket): void => {
-    this.#accepted++;
-    this.#sockets.add(socket);
-    socket.once('close', () => {
-      this.#sockets.delete(socket);
-      this.#closedBytesIn += socket.bytesRead;
-      this.#closedBytesOut += socket.bytesWritten;
-    });
+    this.#connections.add(socket);
     this.#admit(socket);
   };
 
@@ -209,16 +193,7 @@ export class HttpListener {
   #admit(socket: Socket): void {
     if ((socket as { encrypted?: boolean }).encrypted === true) return;
     const runtime = this.#runtime;
-    const overload = runtime.overload;
-    if (this.#admitted < runtime.snapshot.limits.maxConnections && overload.openConnection()) {
-      this.#admitted++;
-      socket.once('close', () => {
-        this.#admitted--;
-        overload.closeConnection();
-      });
-      return;
-    }
-    overload.counts.connections++;
+    if (this.#connections.admit(socket, runtime.snapshot.limits.maxConnections, runtime.overload)) return;
     if (runtime.snapshot.http2 === true) {
       socket.on('error', () => undefined);
       socket.resetAndDestroy();

@@ -1,6 +1,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { listenAt } from '../../config/address.js';
+import { ClientConnections } from './client-connections.js';
 import { drainUntil } from './drain.js';
 import { closeServer, proxyProtocolFront, type ProxyProtocolFront } from './proxy-protocol-front.js';
 import type { Logger } from '../../core/log.js';
@@ -29,13 +30,8 @@ export class HttpsListener {
   readonly #h2: Http2Sessions;
   readonly #contexts: TlsContexts;
   readonly #sockets = new Set<TLSSocket>();
-  /** Open TCP connections (handshakes included), and what those already closed exchanged (for `traffic`). */
-  readonly #connections = new Set<Socket>();
-  #accepted = 0;
-  #closedBytesIn = 0;
-  #closedBytesOut = 0;
-  /** TCP connections admitted under `limits.maxConnections` and the process total, open now. */
-  #admitted = 0;
+  /** Open TCP connections (handshakes included), what those already closed exchanged, and how many are admitted. */
+  readonly #connections = new ClientConnections();
   #runtime: ListenerRuntime;
 
   constructor(runtime: ListenerRuntime, log: Logger) {
@@ -79,13 +75,7 @@ export class HttpsListener {
    * connections plus what the open ones have carried so far.
    */
   get traffic(): ListenerTraffic {
-    let bytesIn = this.#closedBytesIn;
-    let bytesOut = this.#closedBytesOut;
-    for (const socket of this.#connections) {
-      bytesIn += socket.bytesRead;
-      bytesOut += socket.bytesWritten;
-    }
-    return { open: this.#connections.size, accepted: this.#accepted, bytesIn, bytesOut };
+    return this.#connections.traffic;
   }
 
   /** The certificates in force (for the admin API). */
@@ -150,13 +140,7 @@ export class HttpsListener {
   }
 
   readonly #onConnection = (socket: Socket): void => {
-    this.#accepted++;
     this.#connections.add(socket);
-    socket.once('close', () => {
-      this.#connections.delete(socket);
-      this.#closedBytesIn += socket.bytesRead;
-      this.#closedBytesOut += socket.bytesWritten;
-    });
     this.#admit(socket);
   };
 
@@ -166,16 +150,8 @@ export class HttpsListener {
    * and an HTTP/2 client could not be answered in HTTP/1.1 anyway (docs/operations.md "Overload protection").
    */
   #admit(socket: Socket): void {
-    const overload = this.#runtime.overload;
-    if (this.#admitted < this.#runtime.snapshot.limits.maxConnections && overload.openConnection()) {
-      this.#admitted++;
-      socket.once('close', () => {
-        this.#admitted--;
-        overload.closeConnection();
-      });
-      return;
-    }
-    overload.counts.connections++;
+    const runtime = this.#runtime;
+    if (this.#connections.admit(socket, runtime.snapshot.limits.maxConnections, runtime.overload)) return;
     socket.on('error', ignoreError);
     socket.resetAndDestroy();
   }
