@@ -101,8 +101,8 @@ async function parseBody<T extends z.ZodType>(call: ApiCall, schema: T): Promise
 const iso = (epochMs: number | undefined): string | null =>
   epochMs === undefined ? null : new Date(epochMs).toISOString();
 
-/** The wire shape of an endpoint in `GET /api/services/{service}`. */
-function endpointJson(status: EndpointStatus, counters: EndpointCounters, rates: EndpointRates | undefined) {
+/** What the control plane knows of an endpoint, on the wire: shared by the admin API and the dashboard's stream. */
+export function endpointStatusJson(status: EndpointStatus) {
   return {
     id: status.id,
     url: status.url,
@@ -111,6 +111,24 @@ function endpointJson(status: EndpointStatus, counters: EndpointCounters, rates:
     health: status.health,
     weight: status.weight,
     effectiveWeight: Math.round(status.effectiveWeight * 1000) / 1000,
+    lastCheck:
+      status.lastCheck === undefined
+        ? null
+        : {
+            at: new Date(status.lastCheck.at).toISOString(),
+            ok: status.lastCheck.ok,
+            detail: status.lastCheck.detail,
+            durationMs: status.lastCheck.durationMs,
+          },
+    ejection:
+      status.ejection === undefined ? null : { until: iso(status.ejection.until), count: status.ejection.count },
+  };
+}
+
+/** The wire shape of an endpoint in `GET /api/services/{service}`. */
+function endpointJson(status: EndpointStatus, counters: EndpointCounters, rates: EndpointRates | undefined) {
+  return {
+    ...endpointStatusJson(status),
     inFlight: counters.inFlight,
     requests: counters.requests,
     stickyRequests: counters.stickyRequests,
@@ -121,19 +139,8 @@ function endpointJson(status: EndpointStatus, counters: EndpointCounters, rates:
     stickyShare: rates?.stickyShare ?? null,
     /** L4 connections and UDP sessions to the endpoint: bytes sent to it and received from it. */
     bytes: { toEndpoint: counters.bytesOut, fromEndpoint: counters.bytesIn },
-    lastCheck:
-      status.lastCheck === undefined
-        ? null
-        : {
-            at: iso(status.lastCheck.at),
-            ok: status.lastCheck.ok,
-            detail: status.lastCheck.detail,
-            durationMs: status.lastCheck.durationMs,
-          },
     lease:
       status.ttlSeconds === undefined ? null : { ttlSeconds: status.ttlSeconds, expiresAt: iso(status.leaseExpiresAt) },
-    ejection:
-      status.ejection === undefined ? null : { until: iso(status.ejection.until), count: status.ejection.count },
     load: status.load ?? null,
     metadata: status.metadata ?? {},
   };

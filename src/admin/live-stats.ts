@@ -1,6 +1,6 @@
 import type { ControlPlane, EndpointStatus } from '../control/control-plane.js';
 import { durationBucketsSeconds } from '../core/traffic.js';
-import type { EndpointCounters } from './admin-api.js';
+import { endpointStatusJson, type EndpointCounters } from './admin-api.js';
 
 /** What one endpoint did over the last window, derived from two samples of its counters. */
 export interface EndpointRates {
@@ -242,29 +242,7 @@ export class LiveStats {
       if (track.history.length > this.#historyLength) track.history.shift();
     }
     return {
-      id: status.id,
-      url: status.url,
-      source: status.source,
-      state: status.state,
-      health: status.health,
-      weight: status.weight,
-      effectiveWeight: Math.round(status.effectiveWeight * 1000) / 1000,
-      lastCheck:
-        status.lastCheck === undefined
-          ? null
-          : {
-              at: new Date(status.lastCheck.at).toISOString(),
-              ok: status.lastCheck.ok,
-              detail: status.lastCheck.detail,
-              durationMs: status.lastCheck.durationMs,
-            },
-      ejection:
-        status.ejection === undefined
-          ? null
-          : {
-              until: status.ejection.until === undefined ? null : new Date(status.ejection.until).toISOString(),
-              count: status.ejection.count,
-            },
+      ...endpointStatusJson(status),
       inFlight: counters.inFlight,
       requests: counters.requests,
       recent,
