@@ -1,31 +1,23 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-function testFiles(dir: string): string[] {
-  return readdirSync(join(root, dir), { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.test.ts'))
-    .map((entry) => relative(root, join(entry.parentPath, entry.name)))
-    .sort();
-}
+import { root, suiteFiles, testFiles } from '../scripts/test-files.mjs';
 
 const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
   .scripts;
-const listed = (script: string): string[] =>
-  (scripts[script] ?? '')
-    .split(/\s+/)
-    .filter((word) => word.endsWith('.test.ts'))
-    .sort();
+const files = suiteFiles;
+const under = testFiles;
 
-// Node 20's --test expands no globs, so the suites are listed by hand: a test file that is not listed never runs.
-test('npm test lists every test file of the repository', () => {
-  assert.deepEqual(listed('test'), [...testFiles('src'), ...testFiles('test')].sort());
+test('npm test runs every test file of the repository, unit and integration', () => {
+  assert.match(scripts['test'] ?? '', /scripts\/run-tests\.mjs all/);
+  assert.deepEqual([...files('all')].sort(), [...under('src'), ...under('test')].sort());
 });
 
-test('npm run test:unit lists every unit test beside the code (and the suite manifest)', () => {
-  assert.deepEqual(listed('test:unit'), [...testFiles('src'), 'test/suite-manifest.test.ts'].sort());
+test('the unit suite holds the tests beside the code and none of the integration suites', () => {
+  const unit = files('unit');
+  assert.ok(unit.includes('src/data/balancing/round-robin.test.ts'));
+  assert.ok(unit.includes('test/suite-manifest.test.ts'));
+  assert.equal(unit.filter((f) => f.startsWith('test/integration/')).length, 0);
+  assert.ok(files('integration').includes('test/integration/proxy-basics.test.ts'));
 });
