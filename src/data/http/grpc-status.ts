@@ -1,0 +1,127 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { proxyErrors, type ProxyError, type ProxyErrorName } from '../../core/errors.js';
+
+/** The gRPC status codes Switchyard answers with or reads (grpc/doc/statuscodes.md). */
+export const grpcCodes = {
+  ok: 0,
+  cancelled: 1,
+  unknown: 2,
+  invalidArgument: 3,
+  deadlineExceeded: 4,
+  notFound: 5,
+  resourceExhausted: 8,
+  unimplemented: 12,
+  internal: 13,
+  unavailable: 14,
+} as const;
+
+/**
+ * The gRPC status of each of Switchyard's own failures (`core/errors.ts`), as a gRPC client should see it: UNAVAILABLE
+ * for what another try may cure (no endpoint, connect failure, reset, overload), DEADLINE_EXCEEDED for timeouts,
+ * RESOURCE_EXHAUSTED for limits the caller hit (rate limit, sizes), UNIMPLEMENTED where nothing serves the method,
+ * INTERNAL for malformed requests (gRPC's own mapping of HTTP 400, doc/http-grpc-status-mapping.md).
+ */
+const grpcStatusOfError: Record<ProxyErrorName, number> = {
+  noRoute: grpcCodes.unimplemented,
+  noEndpoint: grpcCodes.unavailable,
+  connectFailure: grpcCodes.unavailable,
+  upstreamReset: grpcCodes.unavailable,
+  upstreamTimeout: grpcCodes.deadlineExceeded,
+  methodNotAllowed: grpcCodes.unimplemented,
+  badRequest: grpcCodes.internal,
+  invalidPath: grpcCodes.internal,
+  requestTimeout: grpcCodes.deadlineExceeded,
+  payloadTooLarge: grpcCodes.resourceExhausted,
+  expectationFailed: grpcCodes.internal,
+  uriTooLong: grpcCodes.resourceExhausted,
+  headersTooLarge: grpcCodes.resourceExhausted,
+  tooManyConnections: grpcCodes.unavailable,
+  overloaded: grpcCodes.unavailable,
+  upstreamOverflow: grpcCodes.unavailable,
+  queueTimeout: grpcCodes.unavailable,
+  localResources: grpcCodes.unavailable,
+  rateLimited: grpcCodes.resourceExhausted,
+};
+
+/** The same, by each error's stable `code`, so any `ProxyError` value finds its status. */
+const statusByCode = new Map<string, number>(
+  Object.entries(grpcStatusOfError).map(([name, status]) => [proxyErrors[name as ProxyErrorName].code, status]),
+);
+
+/** The gRPC status for one of Switchyard's errors; UNKNOWN for an error outside the table. */
+export function grpcStatusFor(error: ProxyError): number {
+  return statusByCode.get(error.code) ?? grpcCodes.unknown;
+}
+
+/** True for a gRPC request: `content-type: application/grpc`, `application/grpc+proto`, `application/grpc-web…`. */
+export function isGrpcContentType(contentType: string | string[] | undefined): boolean {
+  return typeof contentType === 'string' && /^application\/grpc(?:$|[+;-])/i.test(contentType);
+}
+
+/** True when the request `res` answers is a gRPC call (its `content-type`). */
+export function answersGrpc(res: ServerResponse): boolean {
+  const headers = (res as { req?: { headers?: IncomingHttpHeaders } }).req?.headers;
+  return isGrpcContentType(headers?.['content-type']);
+}
+
+/**
+ * `grpc-message` is percent-encoded UTF-8: bytes outside printable ASCII, and `%` itself, as `%XX` (gRPC
+ * PROTOCOL-HTTP2 "Responses").
+ */
+export function encodeGrpcMessage(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+const timeoutUnitsMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
+
+/**
+ * The deadline a `grpc-timeout` header gives, in ms (rounded up, at least 1): `1*8DIGIT` and a unit `H M S m u n`
+ * (PROTOCOL-HTTP2). Undefined when absent or malformed: the call is then bounded by the route's timeouts alone.
+ */
+export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (match === null) return undefined;
+  return Math.max(1, Math.ceil(Number(match[1]) * timeoutUnitsMs[match[2]!]!));
+}
+
+/** A `grpc-timeout` value for what is left of a deadline (ms), as the instance should get it. */
+export function formatGrpcTimeout(ms: number): string {
+  const whole = Math.max(1, Math.ceil(ms));
+  return whole <= 99_999_999 ? `${whole}m` : `${Math.ceil(whole / 1_000)}S`;
+}
+
+/**
+ * Answers a gRPC call that Switchyard itself fails in gRPC's shape, not problem+json: HTTP 200 and a Trailers-Only
+ * response (one HEADERS frame on HTTP/2) with `grpc-status`, `grpc-message` (the error's title, and the detail) and
+ * `x-request-id`. Extra `headers` (Retry-After) are kept.
+ */
+export function sendGrpcError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  requestId: string | undefined,
+  headers: readonly string[] = [],
+): void {
+  const fields = [
+    'content-type',
+    'application/grpc',
+    'grpc-status',
+    String(status),
+    'grpc-message',
+    encodeGrpcMessage(message),
+    ...headers,
+  ];
+  if (requestId !== undefined) fields.push('x-request-id', requestId);
+  // On HTTP/1.1 (grpc-web through a gateway) a body-less 200 still needs its framing.
+  if (!('stream' in res)) fields.push('content-length', '0');
+  res.writeHead(200, fields);
+  res.end();
+}
