@@ -200,7 +200,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
   for (const member of members) spawnMember(member);
   const cleanup = async (): Promise<void> => {
     for (const member of members) if (member.child !== undefined) member.child.kill('SIGKILL');
-    await Promise.all(members.map((m) => m.exited));
+    await Promise.all(members.map((m) => m.exited ?? Promise.resolve()));
     await rm(root, { recursive: true, force: true });
   };
   try {
