@@ -20,6 +20,7 @@ import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } 
 import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
 import { EndpointGate } from './upstream/endpoint-gate.js';
+import { gateCapacity } from './upstream/create-pool.js';
 import { OverloadGuard } from './overload/overload-guard.js';
 import type { ListenerTraffic, ListenerTrafficReport, ServedCertificate, TrafficReport } from '../core/traffic.js';
 import { RequestCounters } from './request-counters.js';
@@ -206,10 +207,11 @@ export class DataPlane {
   }
 
   /** The gate of an upstream pool, made with the pool's connection count the first time the pool is seen. */
-  #gateOf(pool: object, service: ServiceSnapshot): EndpointGate {
+  #gateOf(pool: object, service: ServiceSnapshot, endpoint: Endpoint): EndpointGate {
     let gate = this.#gates.get(pool);
     if (gate === undefined) {
-      gate = new EndpointGate(service.maxConnectionsPerEndpoint);
+      // HTTP/2 pools count streams, not connections (create-pool.ts).
+      gate = new EndpointGate(gateCapacity(service, endpoint));
       this.#gates.set(pool, gate);
     }
     return gate;
@@ -232,7 +234,7 @@ export class DataPlane {
         if (endpoint.health === 'ejected') load.consecutiveErrors = 0;
         live.add(load);
         const pool = poolFor(service, endpoint);
-        endpoints.set(endpoint.id, { endpoint, pool, load, gate: this.#gateOf(pool, service) });
+        endpoints.set(endpoint.id, { endpoint, pool, load, gate: this.#gateOf(pool, service, endpoint) });
       }
       const eligible = eligibleEndpoints(service);
       const signature = `${service.algorithm}|${JSON.stringify(service.balancing)}|${eligible.map((e) => `${e.id}@${e.url}*${e.weight}`).join(',')}`;

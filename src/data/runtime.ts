@@ -1,4 +1,3 @@
-import type { Pool } from 'undici';
 import type { Endpoint, EndpointId } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
 import type { StickinessConfig } from '../core/snapshot.js';
@@ -11,6 +10,7 @@ import type { RouteTable } from './routing/route-table.js';
 import type { RetryBudget } from './upstream/retry-budget.js';
 import type { InFlightCounter } from './upstream/in-flight.js';
 import type { EndpointGate } from './upstream/endpoint-gate.js';
+import type { UpstreamPool } from './upstream/create-pool.js';
 import type { OverloadGuard } from './overload/overload-guard.js';
 import type { RouteCounters } from './request-counters.js';
 import type { ServiceTraffic } from '../core/traffic.js';
@@ -22,7 +22,7 @@ import type { AccessLog } from '../observability/access-log.js';
  */
 export interface EndpointRuntime {
   readonly endpoint: Endpoint;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   readonly load: InFlightCounter;
   /** Requests in flight to the pool and the bounded queue in front of it (`maxPendingPerEndpoint`, `queueMs`). */
   readonly gate: EndpointGate;

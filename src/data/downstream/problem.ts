@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { problemJson, type ProxyError } from '../../core/errors.js';
+import { answersGrpc, grpcStatusFor, sendGrpcError } from '../http/grpc-status.js';
 
 /**
  * The error each response was answered with, for the access log's `flags` (read when the response closes). Every
@@ -20,6 +21,13 @@ export function sendProblem(
 ): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
+    return;
+  }
+  if (answersGrpc(res)) {
+    // A gRPC client reads grpc-status, not a problem document (docs/grpc.md).
+    const message = options.detail === undefined ? error.title : `${error.title}: ${options.detail}`;
+    sendGrpcError(res, grpcStatusFor(error), message, requestId, options.headers);
+    answeredProblems.set(res, error);
     return;
   }
   const body = problemJson(error, requestId, options.detail);

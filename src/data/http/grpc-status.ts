@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import { proxyErrors, type ProxyError, type ProxyErrorName } from '../../core/errors.js';
 
 /** The gRPC status codes Switchyard answers with or reads (grpc/doc/statuscodes.md). */
@@ -100,8 +101,9 @@ export function formatGrpcTimeout(ms: number): string {
 
 /**
  * Answers a gRPC call that Switchyard itself fails in gRPC's shape, not problem+json: HTTP 200 and a Trailers-Only
- * response (one HEADERS frame on HTTP/2) with `grpc-status`, `grpc-message` (the error's title, and the detail) and
- * `x-request-id`. Extra `headers` (Retry-After) are kept.
+ * response (one HEADERS frame with END_STREAM on HTTP/2) with `grpc-status`, `grpc-message` (the error's title, and
+ * the detail) and `x-request-id`. Extra `headers` (Retry-After) are kept. On HTTP/1.1 (a gRPC-Web gateway's hop) the
+ * same fields come as the head of an empty 200.
  */
 export function sendGrpcError(
   res: ServerResponse,
@@ -110,18 +112,21 @@ export function sendGrpcError(
   requestId: string | undefined,
   headers: readonly string[] = [],
 ): void {
-  const fields = [
-    'content-type',
-    'application/grpc',
-    'grpc-status',
-    String(status),
-    'grpc-message',
-    encodeGrpcMessage(message),
-    ...headers,
-  ];
-  if (requestId !== undefined) fields.push('x-request-id', requestId);
-  // On HTTP/1.1 (grpc-web through a gateway) a body-less 200 still needs its framing.
-  if (!('stream' in res)) fields.push('content-length', '0');
-  res.writeHead(200, fields);
+  const fields: Record<string, string> = {
+    'content-type': 'application/grpc',
+    'grpc-status': String(status),
+    'grpc-message': encodeGrpcMessage(message),
+  };
+  for (let i = 0; i + 1 < headers.length; i += 2) fields[headers[i]!.toLowerCase()] = headers[i + 1]!;
+  if (requestId !== undefined) fields['x-request-id'] = requestId;
+  const stream = (res as { stream?: ServerHttp2Stream }).stream;
+  if (stream !== undefined && !stream.headersSent && !stream.destroyed) {
+    // The compatibility API would send HEADERS, then an empty DATA frame to end the stream: gRPC clients then miss
+    // the status (it is only read from a HEADERS frame that ends the stream). Answered on the stream itself.
+    res.statusCode = 200;
+    stream.respond({ ':status': 200, ...fields }, { endStream: true });
+    return;
+  }
+  res.writeHead(200, { ...fields, 'content-length': '0' });
   res.end();
 }

@@ -27,6 +27,8 @@ import {
   sendFixedResponse,
   sendRedirect,
 } from './route-actions.js';
+import { cutResponse, forwardInformational, forwardTrailers } from './response-framing.js';
+import { isGrpcContentType, parseGrpcTimeout } from './grpc-status.js';
 
 /** Errors that mean nothing reached the upstream: the request may go to another endpoint whatever its method. */
 const nothingSentCodes = new Set([
@@ -47,6 +49,9 @@ const nothingSentCodes = new Set([
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'CERT_HAS_EXPIRED',
   'ERR_TLS_CERT_ALTNAME_INVALID',
+  // HTTP/2 (upstream/http2-pool.ts): the instance refused the stream unprocessed, or did not choose h2 by ALPN.
+  'SY_H2_REFUSED_STREAM',
+  'SY_H2_ALPN_REFUSED',
 ]);
 
 /** Failures before any response byte that an idempotent request may be retried after (RFC 9110 §9.2.2). */
@@ -259,6 +264,9 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
   #done = false;
   /** What the access log learns of this exchange; undefined when it is off. */
   readonly #access: HttpAccessRecord | undefined;
+  readonly #startedAt = Date.now();
+  /** A gRPC call's deadline (epoch ms) from `grpc-timeout`; undefined without one. */
+  #deadline: number | undefined;
 
   constructor(
     req: IncomingMessage,
@@ -291,7 +299,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
       });
       return;
     }
-    if (this.#head.hasBody && length === undefined) {
+    // A gRPC stream is never read ahead: its messages are the conversation (bidi), not a body to vet first.
+    if (this.#head.hasBody && length === undefined && !isGrpcContentType(this.#req.headers['content-type'])) {
       // A chunked body is read ahead so broken framing is refused before the instance sees even the head.
       prefetchBody(this.#req, bufferBytes, CHUNKED_PREFETCH_MS, this.#policies?.maxBodyBytes).then(
         (body) => {
@@ -359,11 +368,19 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
         method: this.#req.method as Dispatcher.HttpMethod,
         headers: this.#head.headers,
         body: this.#body ?? this.#stream ?? (this.#head.hasBody ? this.#req : null),
-        headersTimeout: policies?.firstByteMs ?? timeouts.firstByteMs,
+        headersTimeout: this.#firstByteMs(policies?.firstByteMs ?? timeouts.firstByteMs),
         bodyTimeout: policies?.bodyIdleMs ?? timeouts.bodyIdleMs,
       },
       this,
     );
+  }
+
+  /** The response-head timeout, shortened to what is left of a gRPC call's `grpc-timeout` deadline. */
+  #firstByteMs(configuredMs: number): number {
+    const grpcMs = parseGrpcTimeout(this.#req.headers['grpc-timeout']);
+    if (grpcMs === undefined) return configuredMs;
+    this.#deadline ??= this.#startedAt + grpcMs;
+    return Math.max(1, Math.min(configuredMs, this.#deadline - Date.now()));
   }
 
   /** The first endpoint with a free connection in the algorithm's order (tried ones left out); else `full`. */
@@ -420,7 +437,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // informational (103): the final response follows
+    if (statusCode < 200) {
+      // Informational (103 Early Hints): forwarded; the final response follows.
+      forwardInformational(this.#res, statusCode, rawHeaders);
+      return true;
+    }
     if (this.#endpoint !== undefined) this.#endpoint.load.responses[codeClassIndex(statusCode)]!++;
     this.#answered = true;
     if (this.#access !== undefined) this.#access.answered(statusCode);
@@ -460,9 +481,10 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
     return false;
   }
 
-  onComplete(): void {
+  onComplete(trailers?: readonly (Buffer | string)[] | null): void {
     this.#release();
     this.#done = true;
+    forwardTrailers(this.#req, this.#res, trailers);
     this.#res.end();
   }
 
@@ -479,7 +501,7 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
       this.#done = true;
       if (this.#access !== undefined)
         this.#access.flag = this.#clientGone ? accessFlags.downstreamClosed : midBodyFlag(error);
-      this.#res.destroy();
+      cutResponse(this.#res);
       return;
     }
     const code = (error as { code?: string }).code ?? '';
