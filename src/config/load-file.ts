@@ -13,6 +13,7 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type SwitchyardConfig } from './schema.js';
+import { plannedKeyAt } from './planned.js';
 import { keysAt, nearest } from './suggest.js';
 
 /** One problem found in a configuration file, with the position it points at (1-based). */
@@ -129,6 +130,12 @@ function reportIssue(doc: Document, issue: z.core.$ZodIssue, at: Report): void {
         ? map.items.find((pair) => isScalar(pair.key) && pair.key.value === key)?.key
         : undefined;
       const offset = (keyNode as Node | undefined)?.range?.[0] ?? nearestOffset(doc, path);
+      const planned = plannedKeyAt([...path, key]);
+      if (planned !== undefined) {
+        const message = `'${key}' is not yet available (${planned.what}; docs/configuration.md#not-yet-available)`;
+        at(offset, formatPath([...path, key]), message);
+        continue;
+      }
       const suggestion = nearest(key, known);
       const hint = suggestion === undefined ? '' : ` — did you mean '${suggestion}'?`;
       at(offset, formatPath([...path, key]), `unknown key '${key}'${hint}`);
