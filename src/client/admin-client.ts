@@ -94,7 +94,8 @@ export function retryDelayMs(
   capMs = 5_000,
   random: () => number = Math.random,
 ): number {
-  if (retryAfterMs !== undefined) return retryAfterMs;
+  // A `Retry-After: 0` is taken as 100 ms, so that a server that keeps saying 0 is not called in a tight loop.
+  if (retryAfterMs !== undefined) return Math.max(100, retryAfterMs);
   const step = Math.min(capMs, 200 * 2 ** Math.max(0, attempt - 1));
   return Math.round(step * (0.5 + random() / 2));
 }
