@@ -93,6 +93,8 @@ export class AdminServer {
   readonly #events: EventStream;
   readonly #sessions = new AdminSessions();
   readonly #auth: AdminAuth;
+  /** A client outside `allowedClients`: a warning, at most one line per 5 s (a scan must not flood the log). */
+  readonly #refusedClient: (details: Record<string, unknown>) => void;
   /** The routes of this server: the dashboard's own (event stream, session, files), then the shared table. */
   readonly #routes: readonly Route[];
   #draining = false;
@@ -101,6 +103,7 @@ export class AdminServer {
     this.#config = config;
     this.#log = log.child({ component: 'admin' });
     this.#auth = new AdminAuth(config);
+    this.#refusedClient = throttledWarning(this.#log, 'admin client refused: not in admin.allowedClients');
     const unknown = this.#auth.registerServices().filter((service) => !ctx.control.registry.hasService(service));
     if (unknown.length > 0)
       this.#log.warn({ services: unknown }, 'a registration token names services the configuration does not declare');
@@ -192,22 +195,10 @@ export class AdminServer {
 
   /** A failed TLS handshake (mTLS: no or a foreign client certificate): a warning, at most one line per 5 s. */
   #handshakeFailed(): (error: Error, socket: TLSSocket) => void {
-    let last = -Infinity;
-    let suppressed = 0;
+    const warn = throttledWarning(this.#log, 'admin TLS handshake failed');
     return (error, socket) => {
       socket.destroy();
-      if (Date.now() - last < 5_000) {
-        suppressed++;
-        return;
-      }
-      last = Date.now();
-      const details = {
-        client: socket.remoteAddress,
-        reason: error.message,
-        ...(suppressed > 0 ? { suppressed } : {}),
-      };
-      this.#log.warn(details, 'admin TLS handshake failed');
-      suppressed = 0;
+      warn({ client: socket.remoteAddress, reason: error.message });
     };
   }
 
@@ -230,7 +221,7 @@ export class AdminServer {
     const client = req.socket.remoteAddress;
     if (!this.#auth.clientAllowed(client)) {
       req.resume();
-      this.#log.warn({ audit: true, method: req.method, path: req.url, status: 403, client }, 'admin client refused');
+      this.#refusedClient({ audit: true, method: req.method, path: req.url, status: 403, client });
       sendApiError(res, new ApiError(403, 'Forbidden', `${client ?? 'this client'} is not in admin.allowedClients`));
       return;
     }
@@ -319,6 +310,25 @@ export class AdminServer {
     if (quiet) this.#log.debug(line, 'admin heartbeat');
     else this.#log.info(line, 'admin mutation');
   }
+}
+
+/** A warning logged at most once per `intervalMs`, with the number of occurrences left out since (`suppressed`). */
+function throttledWarning(
+  log: Logger,
+  message: string,
+  intervalMs = 5_000,
+): (details: Record<string, unknown>) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  return (details) => {
+    if (Date.now() - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    last = Date.now();
+    log.warn({ ...details, ...(suppressed > 0 ? { suppressed } : {}) }, message);
+    suppressed = 0;
+  };
 }
 
 function decodePathSegment(segment: string): string {
