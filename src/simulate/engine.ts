@@ -133,6 +133,7 @@ class Run {
         if (report === undefined || this.#nowMs - report.atMs > balancing.leastLoad.staleMs) return undefined;
         return report.value;
       },
+      reportedAt: (id) => this.#reports.get(id)?.atMs,
     };
     for (const endpoint of this.#endpoints) this.#admit(endpoint);
     this.#balancer = this.#build();
@@ -258,7 +259,9 @@ class Run {
       else endpoint.close(job);
     }
     // The response carries the instance's load (`X-Load`), as it stands once the finished requests are gone.
-    this.#reports.set(endpoint.id, { value: endpoint.memoryMb, atMs: this.#nowMs });
+    if (this.#workload.loadOnResponses !== false) {
+      this.#reports.set(endpoint.id, { value: endpoint.memoryMb, atMs: this.#nowMs });
+    }
     this.#record(endpoint);
     this.#reschedule(endpoint);
   }

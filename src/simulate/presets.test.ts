@@ -82,3 +82,12 @@ test('unequal-weights: weighted algorithms split the work by weight and keep loa
   assert.deepEqual(byLabel.get('round-robin')!.requests, byLabel.get('weighted-round-robin')!.requests);
   assert.ok(byLabel.get('round-robin')!.imbalance < 1.15, `imbalance ${byLabel.get('round-robin')!.imbalance}`);
 });
+
+test('short-uniform and heartbeat-load: least-load does not herd onto the lowest reporter between reports', () => {
+  for (const name of ['short-uniform', 'heartbeat-load']) {
+    const result = simulate({ ...presets[name]!, durationMs: 15_000 }, ['least-connections', 'least-load'], 1);
+    const [lc, ll] = result.runs;
+    assert.ok(ll!.imbalance <= lc!.imbalance * 1.2, `${name}: imbalance ${ll!.imbalance} vs ${lc!.imbalance}`);
+    assert.ok(ll!.p99Ms <= lc!.p99Ms * 1.5, `${name}: p99 ${ll!.p99Ms} vs ${lc!.p99Ms}`);
+  }
+});

@@ -155,6 +155,21 @@ const unequalWeights: Workload = {
   ],
 };
 
+/** Loads reported only by heartbeats, once a second: between two reports every pick sees the same numbers. */
+const heartbeatLoad: Workload = {
+  ...base,
+  name: 'heartbeat-load',
+  description:
+    'short requests (5-15 ms) from 1000 clients; instances report their load (requests in progress) only in heartbeats, once a second',
+  expectation:
+    'least-load projects each report with the requests sent and finished since, so it stays about as even as least-connections instead of herding onto the lowest reporter for a second',
+  arrivals: { kind: 'poisson', perEndpointPerSecond: 280 },
+  classes: [
+    { name: 'request', share: 1, costMs: { kind: 'uniform', min: 5, max: 15 }, memoryMb: { kind: 'fixed', value: 1 } },
+  ],
+  loadOnResponses: false,
+};
+
 /** The shipped workloads, by name (`switchyard simulate --preset NAME`). */
 export const presets: Readonly<Record<string, Workload>> = {
   'short-uniform': shortUniform,
@@ -164,6 +179,7 @@ export const presets: Readonly<Record<string, Workload>> = {
   identical,
   'slow-instance': slowInstance,
   'unequal-weights': unequalWeights,
+  'heartbeat-load': heartbeatLoad,
 };
 
 export const presetNames = Object.keys(presets);

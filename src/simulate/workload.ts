@@ -107,8 +107,10 @@ export interface Workload {
   readonly windows: readonly ShareWindow[];
   /** How long health checks take to notice a failure or a recovery (the balancer is rebuilt after it). */
   readonly detectMs: number;
-  /** Instances report their memory in use this often (heartbeats), and on every response (`X-Load`). */
+  /** Instances report their memory in use this often (heartbeats), and on every response (`X-Load`) too … */
   readonly heartbeatMs: number;
+  /** … unless this is false: then only heartbeats carry reports. */
+  readonly loadOnResponses?: boolean;
   /** Width of one step of the chart and of the imbalance measurement. */
   readonly stepMs: number;
   /** The services' `balancing:` tuning, as in the config (defaults for what is left out). */
