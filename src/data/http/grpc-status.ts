@@ -28,6 +28,8 @@ const grpcStatusOfError: Record<ProxyErrorName, number> = {
   connectFailure: grpcCodes.unavailable,
   upstreamReset: grpcCodes.unavailable,
   upstreamTimeout: grpcCodes.deadlineExceeded,
+  upstreamProtocolError: grpcCodes.unavailable,
+  upstreamTlsFailure: grpcCodes.unavailable,
   methodNotAllowed: grpcCodes.unimplemented,
   badRequest: grpcCodes.internal,
   invalidPath: grpcCodes.internal,

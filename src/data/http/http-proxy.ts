@@ -496,6 +496,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
       sendProblem(this.#res, proxyErrors.payloadTooLarge, this.#head.requestId, { close: true });
       return;
     }
+    if (this.#res.headersSent && bodilessAnswer(this.#req.method, this.#res.statusCode, error)) {
+      // undici fails a 204/304 that declares a Content-Length (legal on a 304, RFC 9110 §8.6) for its missing body and
+      // drops the connection: the client's response is whole, so it ends normally.
+      this.onComplete(null);
+      return;
+    }
     if (this.#res.headersSent || this.#clientGone) {
       // Mid-body failure: close the client connection so a truncated body is never mistaken for a whole one.
       this.#done = true;
@@ -604,6 +610,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
     if (this.#ticket !== undefined) this.#queuedAt?.gate.cancel(this.#ticket);
     this.#abort?.(new Error('client closed the connection'));
   };
+}
+
+/** True for undici's length complaint about a response that has no body by definition (HEAD, 1xx, 204, 304). */
+function bodilessAnswer(method: string | undefined, status: number, error: Error): boolean {
+  if ((error as { code?: string }).code !== 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return false;
+  return method === 'HEAD' || status === 204 || status === 304;
 }
 
 /** The access-log flag of an upstream failure after the response started: a body timeout, or the upstream's close. */
