@@ -21,6 +21,7 @@ import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
 import { EndpointGate } from './upstream/endpoint-gate.js';
 import { gateCapacity } from './upstream/create-pool.js';
+import { tlsFailureReporter, type TlsFailureReporter } from './upstream/tls-failure-log.js';
 import { OverloadGuard } from './overload/overload-guard.js';
 import type { ListenerTraffic, ListenerTrafficReport, ServedCertificate, TrafficReport } from '../core/traffic.js';
 import { RequestCounters } from './request-counters.js';
@@ -33,6 +34,7 @@ import { AccessLog } from '../observability/access-log.js';
  */
 export class DataPlane {
   readonly #log: Logger;
+  readonly #tlsFailures: TlsFailureReporter;
   readonly #listeners = new Map<string, Listener>();
   readonly #pools = new UpstreamPools();
   readonly #gauges = new InFlightGauges();
@@ -51,6 +53,7 @@ export class DataPlane {
 
   constructor(log: Logger, facts: FactSink) {
     this.#log = log;
+    this.#tlsFailures = tlsFailureReporter(log);
     this.#facts = facts;
     this.#overload = new OverloadGuard(log);
     this.#accessLog = new AccessLog(log);
@@ -258,6 +261,7 @@ export class DataPlane {
         ...(service.algorithm === 'peak-ewma' ? { measures: 'latency' as const } : {}),
         ...(service.algorithm === 'least-load' ? { measures: 'load' as const } : {}),
         facts: this.#facts,
+        tlsFailures: this.#tlsFailures,
         overload: this.#overload,
         ...(service.stickiness === undefined ? {} : { sticky: this.#compileSticky(service, eligible, keys) }),
       });

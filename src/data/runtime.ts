@@ -11,6 +11,7 @@ import type { RetryBudget } from './upstream/retry-budget.js';
 import type { InFlightCounter } from './upstream/in-flight.js';
 import type { EndpointGate } from './upstream/endpoint-gate.js';
 import type { UpstreamPool } from './upstream/create-pool.js';
+import type { TlsFailureReporter } from './upstream/tls-failure-log.js';
 import type { OverloadGuard } from './overload/overload-guard.js';
 import type { RouteCounters } from './request-counters.js';
 import type { ServiceTraffic } from '../core/traffic.js';
@@ -37,6 +38,8 @@ export interface ServiceRuntime {
   readonly counters: ServiceTraffic;
   /** Where gateway errors are reported (the control plane decides on ejection). */
   readonly facts: FactSink;
+  /** Logs and counts a failed TLS handshake with an endpoint (upstream/tls-failure-log.ts). */
+  readonly tlsFailures?: TlsFailureReporter;
   /** The process's overload state: Retry-After and the counts of what the endpoint queues refuse. */
   readonly overload: OverloadGuard;
   readonly sticky?: StickyRuntime;

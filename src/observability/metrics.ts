@@ -1,7 +1,13 @@
 import { basename } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Registry, validateMetricName, type Metric } from 'prom-client';
 import type { Snapshot } from '../core/snapshot.js';
-import { codeClasses, durationBucketsSeconds, type ServedCertificate, type TrafficReport } from '../core/traffic.js';
+import {
+  codeClasses,
+  durationBucketsSeconds,
+  tlsFailureClasses,
+  type ServedCertificate,
+  type TrafficReport,
+} from '../core/traffic.js';
 
 /** Pass and fail counts of one endpoint's active health checks. */
 export interface HealthCheckCounts {
@@ -173,6 +179,34 @@ export const metricDefinitions: readonly MetricDefinition[] = [
       const retries = new Map<string, number>(Object.keys(snapshot?.services ?? {}).map((name) => [name, 0]));
       for (const s of traffic.services) retries.set(s.service, s.retries);
       for (const [service, count] of retries) yield [{ service }, count];
+    },
+  },
+  {
+    name: 'switchyard_grpc_responses_total',
+    type: 'counter',
+    help: 'gRPC calls answered, by the grpc-status the client got (from the instance or from Switchyard itself).',
+    labelNames: ['service', 'grpc_status'],
+    *samples({ traffic }) {
+      for (const s of traffic.services) {
+        const counts = s.grpcStatuses ?? [];
+        for (let status = 0; status < counts.length; status++) {
+          if (counts[status]! > 0) yield [{ service: s.service, grpc_status: String(status) }, counts[status]!];
+        }
+      }
+    },
+  },
+  {
+    name: 'switchyard_upstream_tls_failures_total',
+    type: 'counter',
+    help: 'TLS handshakes with an instance that failed, by class (unknown_ca, name_mismatch, bad_certificate, handshake_timeout, handshake_failed).',
+    labelNames: ['service', 'class'],
+    *samples({ traffic }) {
+      for (const s of traffic.services) {
+        const counts = s.tlsFailures ?? [];
+        for (let i = 0; i < tlsFailureClasses.length; i++) {
+          if ((counts[i] ?? 0) > 0) yield [{ service: s.service, class: tlsFailureClasses[i]! }, counts[i]!];
+        }
+      }
     },
   },
   {

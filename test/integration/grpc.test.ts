@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { createTestCa } from './helpers/certs.js';
 import { echoClient, startGrpcOrigin, type EchoClient, type GrpcOrigin } from './helpers/grpc.js';
 import { freePort } from './helpers/ports.js';
+import { adminToken, callApi, readToken } from './helpers/admin.js';
+import { parseExposition } from './helpers/prometheus.js';
+import { waitFor } from './helpers/wait.js';
 import { startSwitchyard, type TestSwitchyard } from './helpers/switchyard.js';
 
 /** The two kinds of instance: grpc-js over h2c, and grpc-js over TLS (certificate for greeter.internal). */
@@ -199,4 +205,64 @@ test('grpc-timeout bounds the upstream call: a slow instance gives DEADLINE_EXCE
     const fast = await client.unary({ text: 'quick' }, {}, 10_000);
     assert.equal(fast.code, 0);
   }
+});
+
+test('the access log has grpc_status and switchyard_grpc_responses_total counts calls by service and status', async (t) => {
+  const origin = await startGrpcOrigin('logged');
+  t.after(() => origin.close());
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-grpc-log-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'access.log');
+  const closed = await freePort();
+  const lb = await startSwitchyard({
+    admin: { address: '127.0.0.1:0', tokens: { admin: adminToken, read: readToken } },
+    registry: { store: 'memory' },
+    accessLog: { enabled: true, path: file },
+    listeners: [{ name: 'web', protocol: 'http', address: '127.0.0.1:0', http2: true }],
+    routes: [
+      { match: { host: 'down.grpc' }, service: 'down' },
+      { match: { path: { prefix: '/' } }, service: 'greeter' },
+    ],
+    services: {
+      greeter: { upstreamProtocol: 'http2', endpoints: [{ url: origin.url }] },
+      down: { upstreamProtocol: 'http2', endpoints: [{ url: `http://127.0.0.1:${closed}` }] },
+    },
+  });
+  t.after(() => lb.close());
+  const client = echoClient(`127.0.0.1:${lb.port()}`);
+  t.after(() => client.close());
+  const down = echoClient(`127.0.0.1:${lb.port()}`, undefined, { 'grpc.default_authority': 'down.grpc' });
+  t.after(() => down.close());
+  assert.equal((await client.unary({ text: 'ok' })).code, 0);
+  assert.equal((await client.unary({ failCode: 9 })).code, 9);
+  assert.equal((await client.serverStream({ count: 2 })).code, 0);
+  assert.equal((await down.unary({ text: 'x' })).code, 14);
+  const lines = await waitFor(
+    async () => {
+      const text = await readFile(file, 'utf8').catch(() => '');
+      const parsed = text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      return parsed.length >= 4 ? parsed : undefined;
+    },
+    10_000,
+    'four access-log lines',
+  );
+  assert.deepEqual(
+    lines.map((line) => [line.service, line.status, line.grpc_status]),
+    [
+      ['greeter', 200, 0],
+      ['greeter', 200, 9],
+      ['greeter', 200, 0],
+      ['down', 200, 14],
+    ],
+  );
+  const metrics = await callApi(`http://127.0.0.1:${lb.address('admin').port}`, 'GET', '/metrics', {
+    token: readToken,
+  });
+  const exposition = parseExposition(metrics.body);
+  const count = (service: string, status: string) =>
+    exposition.value('switchyard_grpc_responses_total', { service, grpc_status: status });
+  assert.deepEqual([count('greeter', '0'), count('greeter', '9'), count('down', '14')], [2, 1, 1]);
 });

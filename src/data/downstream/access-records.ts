@@ -6,6 +6,7 @@ import type { RouteSnapshot } from '../../core/snapshot.js';
 import type { AccessLog } from '../../observability/access-log.js';
 import { clientAddressOf, type RequestHead } from './client-address.js';
 import { answeredProblems } from './problem.js';
+import { grpcStatuses } from '../http/grpc-status.js';
 
 /**
  * What the data plane notes for the access log while a request, tunnel or connection runs. A record exists only when
@@ -154,6 +155,7 @@ export class HttpAccessRecord {
       retries: this.retries,
       sticky: this.sticky,
       flags,
+      ...(this.#res === undefined ? {} : { grpcStatus: grpcStatuses.get(this.#res) }),
       ...(headers
         ? { userAgent: headerOf(req.rawHeaders, 'user-agent'), referer: headerOf(req.rawHeaders, 'referer') }
         : {}),

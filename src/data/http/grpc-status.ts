@@ -56,6 +56,29 @@ export function grpcStatusFor(error: ProxyError): number {
   return statusByCode.get(error.code) ?? grpcCodes.unknown;
 }
 
+/**
+ * The grpc-status each gRPC response carried to its client (from the instance's trailers or Trailers-Only head, or
+ * Switchyard's own answer), for the access log's `grpc_status` and the per-service count. Read when the response
+ * closes; a response without one (not gRPC, or cut before its status) is simply absent.
+ */
+export const grpcStatuses = new WeakMap<ServerResponse, number>();
+
+/** Notes the grpc-status of a response from its header or trailer fields; ignores a missing or malformed one. */
+export function noteGrpcStatus(res: ServerResponse, value: unknown): void {
+  const text: unknown = Array.isArray(value) ? (value as unknown[])[0] : value;
+  if (typeof text !== 'string' || !/^\d{1,2}$/.test(text)) return;
+  grpcStatuses.set(res, Number(text));
+}
+
+/** Counts the call's grpc-status in `counts` (a service's `grpcStatuses`) once its response closed. */
+export function countGrpcStatus(res: ServerResponse, counts: number[] | undefined): void {
+  if (counts === undefined) return;
+  res.once('close', () => {
+    const status = grpcStatuses.get(res);
+    if (status !== undefined && status < counts.length) counts[status]!++;
+  });
+}
+
 /** True for a gRPC request: `content-type: application/grpc`, `application/grpc+proto`, `application/grpc-web…`. */
 export function isGrpcContentType(contentType: string | string[] | undefined): boolean {
   return typeof contentType === 'string' && /^application\/grpc(?:$|[+;-])/i.test(contentType);
@@ -121,6 +144,7 @@ export function sendGrpcError(
   };
   for (let i = 0; i + 1 < headers.length; i += 2) fields[headers[i]!.toLowerCase()] = headers[i + 1]!;
   if (requestId !== undefined) fields['x-request-id'] = requestId;
+  grpcStatuses.set(res, status);
   const stream = (res as { stream?: ServerHttp2Stream }).stream;
   if (stream !== undefined && !stream.headersSent && !stream.destroyed) {
     // The compatibility API would send HEADERS, then an empty DATA frame to end the stream: gRPC clients then miss

@@ -28,7 +28,8 @@ import {
   sendRedirect,
 } from './route-actions.js';
 import { cutResponse, forwardInformational, forwardTrailers } from './response-framing.js';
-import { isGrpcContentType, parseGrpcTimeout } from './grpc-status.js';
+import { tlsFailureClass } from '../upstream/upstream-tls.js';
+import { countGrpcStatus, isGrpcContentType, noteGrpcStatus, parseGrpcTimeout } from './grpc-status.js';
 
 /** Errors that mean nothing reached the upstream: the request may go to another endpoint whatever its method. */
 const nothingSentCodes = new Set([
@@ -255,6 +256,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
   /** The valid stickiness key the client presented. */
   #claim: StickyClaim | undefined;
   #lastFailure: ProxyError | undefined;
+  /** What the last failure's answer says beyond its title (the class of a TLS failure). */
+  #lastDetail: string | undefined;
   /** The current attempt got a response head (else it counts as an upstream answer of class `none`). */
   #answered = false;
   #abort: ((error?: Error) => void) | undefined;
@@ -288,6 +291,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
 
   start(): void {
     this.#res.on('close', this.#onClientClose);
+    if (isGrpcContentType(this.#req.headers['content-type']))
+      countGrpcStatus(this.#res, this.#service.counters.grpcStatuses);
     this.#service.retryBudget.deposit();
     if (this.#service.sticky !== undefined) this.#preferred = this.#stickyChoice(this.#service.sticky);
     const length = this.#head.contentLength;
@@ -455,6 +460,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
     }
     try {
       const headers = forwardResponseHeaders(rawHeaders, this.#head.requestId);
+      // A Trailers-Only gRPC answer carries its status in the head.
+      for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'grpc-status') noteGrpcStatus(res, headers[i + 1]);
       if (endpoint !== undefined && this.#service.sticky?.config.mode === 'key')
         this.#issueKey(headers, endpoint, this.#service.sticky);
       const rules = this.#policies?.responseHeaders;
@@ -484,7 +491,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
   onComplete(trailers?: readonly (Buffer | string)[] | null): void {
     this.#release();
     this.#done = true;
-    forwardTrailers(this.#req, this.#res, trailers);
+    const fields = forwardTrailers(this.#req, this.#res, trailers);
+    if (fields !== undefined) noteGrpcStatus(this.#res, fields['grpc-status']);
     this.#res.end();
   }
 
@@ -517,6 +525,15 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
       return;
     }
     this.#lastFailure = errorFor(code);
+    this.#lastDetail = undefined;
+    const tlsClass = tlsFailureClass(error);
+    if (tlsClass !== undefined) {
+      // The 502 names the class of TLS failure; the cause (which name, which CA) goes to the log only.
+      this.#lastFailure = proxyErrors.upstreamTlsFailure;
+      this.#lastDetail = tlsClass;
+      if (endpoint !== undefined)
+        this.#service.tlsFailures?.(this.#service.counters, endpoint.endpoint.id, tlsClass, error);
+    }
     if (endpoint !== undefined) {
       // A request undici refuses to send (an invalid argument) says nothing about the endpoint's health.
       if (!requestFaultCodes.has(code)) reportFailure(this.#service, endpoint);
@@ -584,7 +601,8 @@ class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
 
   #fail(error: ProxyError): void {
     this.#done = true;
-    sendProblem(this.#res, error, this.#head.requestId);
+    const detail = error === this.#lastFailure ? this.#lastDetail : undefined;
+    sendProblem(this.#res, error, this.#head.requestId, detail === undefined ? {} : { detail });
   }
 
   #release(): EndpointRuntime | undefined {

@@ -6,6 +6,8 @@ import { RetryBudget } from './retry-budget.js';
 import {
   emptyCodeCounts,
   emptyDurationBuckets,
+  grpcStatusCount,
+  tlsFailureClasses,
   type EndpointTraffic,
   type ServiceTraffic,
 } from '../../core/traffic.js';
@@ -76,7 +78,12 @@ export class InFlightGauges {
   serviceCounters(service: string): ServiceTraffic {
     let counters = this.#services.get(service);
     if (counters === undefined) {
-      counters = { service, retries: 0 };
+      counters = {
+        service,
+        retries: 0,
+        grpcStatuses: new Array<number>(grpcStatusCount).fill(0),
+        tlsFailures: new Array<number>(tlsFailureClasses.length).fill(0),
+      };
       this.#services.set(service, counters);
     }
     return counters;
@@ -97,7 +104,14 @@ export class InFlightGauges {
         bytesIn: counter.bytesIn,
       });
     }
-    return { endpoints, services: [...this.#services.values()].map((s) => ({ ...s })) };
+    return {
+      endpoints,
+      services: [...this.#services.values()].map((s) => ({
+        ...s,
+        ...(s.grpcStatuses === undefined ? {} : { grpcStatuses: [...s.grpcStatuses] }),
+        ...(s.tlsFailures === undefined ? {} : { tlsFailures: [...s.tlsFailures] }),
+      })),
+    };
   }
 
   /** Forgets counters of endpoints no longer present once their requests are done. */
