@@ -350,7 +350,7 @@ function compileL4Listener(
   };
 }
 
-/** How long connections of a replaced or removed listener may take to finish (the drain deadline of CONTRACT.md). */
+/** How long connections of a replaced or removed listener may take to finish (the drain deadline of docs/guarantees.md). */
 const replacedListenerDrainMs = 30_000;
 
 /** True when the replacement wants the port the current listener holds (same transport, same port, not 0). */

@@ -180,7 +180,7 @@ function watchBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number
 
 /**
  * The origin-form target of an absolute-form (`http://host/path`) or asterisk-form request. Absolute-form must name
- * the same authority as `Host` (CONTRACT.md §3); anything else is undefined (400).
+ * the same authority as `Host` (docs/guarantees.md §3); anything else is undefined (400).
  */
 function originForm(target: string, method: string | undefined, host: string | undefined): string | undefined {
   if (target === '*') return method === 'OPTIONS' ? '*' : undefined;
