@@ -48,6 +48,7 @@ export class InFlightGauges {
       active: (id) => byId.get(id)?.inFlight ?? 0,
       latencyMs: (id) => byId.get(id)?.latencyMs(Date.now()),
       reportedLoad: (id) => byId.get(id)?.freshLoad(staleMs, Date.now()),
+      reportedAt: (id) => byId.get(id)?.reportedAt,
     };
     return { byId, load };
   }
