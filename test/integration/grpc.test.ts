@@ -184,7 +184,7 @@ test("Switchyard's own failures answer in gRPC: UNAVAILABLE with a grpc-message,
   for (const listener of listeners) {
     const none = await b.client(listener, 'none').unary({ text: 'x' });
     assert.equal(none.code, 14, `${listener}: ${none.details}`);
-    assert.equal(none.details, 'No healthy endpoint is available');
+    assert.equal(none.details, 'No endpoint is registered for this service');
     const down = await b.client(listener, 'down').unary({ text: 'x' });
     assert.equal(down.code, 14, `${listener}: ${down.details}`);
     assert.equal(down.details, 'The upstream could not be reached');

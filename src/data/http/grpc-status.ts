@@ -25,6 +25,7 @@ export const grpcCodes = {
 const grpcStatusOfError: Record<ProxyErrorName, number> = {
   noRoute: grpcCodes.unimplemented,
   noEndpoint: grpcCodes.unavailable,
+  noEndpointRegistered: grpcCodes.unavailable,
   connectFailure: grpcCodes.unavailable,
   upstreamReset: grpcCodes.unavailable,
   upstreamTimeout: grpcCodes.deadlineExceeded,
