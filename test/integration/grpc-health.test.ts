@@ -5,7 +5,10 @@ import { test } from 'node:test';
 import { healthCheckSchema } from '../../src/config/service-schema.js';
 import { GrpcProbe } from '../../src/control/health/grpc-probe.js';
 import { createTestCa } from './helpers/certs.js';
-import { startGrpcOrigin } from './helpers/grpc.js';
+import { echoClient, startGrpcOrigin } from './helpers/grpc.js';
+import { configWith } from './helpers/origin.js';
+import { startSwitchyard } from './helpers/switchyard.js';
+import { waitFor } from './helpers/wait.js';
 import { freePort } from './helpers/ports.js';
 
 const probeFor = (grpc: Record<string, unknown> = {}, tls?: ConstructorParameters<typeof GrpcProbe>[1]) =>
@@ -65,4 +68,33 @@ test('a refused connection, an HTTP/1.1-only instance and an aborted check all f
   const controller = new AbortController();
   controller.abort(new Error('timeout after 1 ms'));
   assert.deepEqual(await check(probeFor(), origin.url, controller.signal), { ok: false, detail: 'timeout after 1 ms' });
+});
+
+test('healthCheck.grpc through the balancer: an instance reporting NOT_SERVING gets no calls until it serves again', async (t) => {
+  const [a, b] = await Promise.all([startGrpcOrigin('a'), startGrpcOrigin('b')]);
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const service = 'switchyard.test.Echo';
+  a.setHealth(service, 'SERVING');
+  b.setHealth(service, 'NOT_SERVING');
+  const lb = await startSwitchyard(
+    configWith(
+      [a.url, b.url],
+      {
+        upstreamProtocol: 'http2',
+        healthCheck: { grpc: { service }, intervalMs: 100, timeoutMs: 2_000, rise: 1, fall: 1 },
+      },
+      { http2: true },
+    ),
+  );
+  t.after(() => lb.close());
+  const client = echoClient(`127.0.0.1:${lb.port()}`);
+  t.after(() => client.close());
+  const instances = async (): Promise<Set<string>> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++) seen.add((await client.unary({ text: 'x' })).replies[0]?.instance ?? 'none');
+    return seen;
+  };
+  await waitFor(async () => (await instances()).has('a') && !(await instances()).has('b'), 10_000, 'only a serving');
+  b.setHealth(service, 'SERVING');
+  await waitFor(async () => (await instances()).has('b'), 10_000, 'b back in rotation');
 });
