@@ -62,6 +62,9 @@ export async function demo(options: DemoOptions): Promise<number> {
     ),
   );
   const stopInstances = async (): Promise<void> => {
+    process.stdout.write(
+      `\nStopping: ${instances.length} instances deregister and stop, then the balancer drains (in-flight requests finish, 30 s at most) and exits.\n`,
+    );
     await Promise.all(registrations.map((registration) => registration.close()));
     await Promise.all(instances.map((instance) => instance.close()));
     await tokenFile?.remove();

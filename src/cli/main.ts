@@ -189,5 +189,5 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 // Run when executed directly (`tsx src/cli/main.ts …`); bin/switchyard.js imports `main` from the build instead.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  process.exitCode = await main(process.argv);
+  process.exit(await main(process.argv)); // never leave by draining the loop: see run-until-stopped.ts
 }
