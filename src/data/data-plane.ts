@@ -232,7 +232,7 @@ export class DataPlane {
       for (const endpoint of service.endpoints) {
         const load = gauges.byId.get(endpoint.id)!;
         if (endpoint.loadReportedAt !== undefined && endpoint.load !== undefined)
-          load.reportLoad(endpoint.load, endpoint.loadReportedAt);
+          load.reportLoad(endpoint.load, endpoint.loadReportedAt, 'heartbeat');
         // An ejection starts a new count: a returning endpoint must fail `consecutiveErrors` times again.
         if (endpoint.health === 'ejected') load.succeeded();
         live.add(load);
