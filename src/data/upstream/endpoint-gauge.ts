@@ -28,6 +28,12 @@ export class EndpointGauge {
   readonly responses: number[] = emptyCodeCounts();
   /** Answered attempts by time from sent to response end (`durationBucketIndex`), for per-endpoint percentiles. */
   readonly durationBuckets: number[] = emptyDurationBuckets();
+  /** The service's total in flight, moved with this endpoint's. */
+  readonly #service: { inFlight: number };
+
+  constructor(service: { inFlight: number } = { inFlight: 0 }) {
+    this.#service = service;
+  }
 
   /** Requests, tunnels, connections and sessions in flight to the endpoint now. */
   get inFlight(): number {
@@ -75,6 +81,7 @@ export class EndpointGauge {
   /** One attempt begins: one more in flight until the returned lease is released (exactly once). */
   enter(sticky: boolean): Lease {
     this.#inFlight++;
+    this.#service.inFlight++;
     this.#requests++;
     if (sticky) this.#stickyRequests++;
     return new Lease(this.#leave);
@@ -82,6 +89,7 @@ export class EndpointGauge {
 
   readonly #leave = (): void => {
     this.#inFlight--;
+    this.#service.inFlight--;
   };
 
   /** The endpoint answered with a final status (its class is counted). */
