@@ -82,6 +82,7 @@ test('healthCheck.grpc through the balancer: an instance reporting NOT_SERVING g
       {
         upstreamProtocol: 'http2',
         healthCheck: { grpc: { service }, intervalMs: 100, timeoutMs: 2_000, rise: 1, fall: 1 },
+        slowStartMs: 0, // back at full weight at once, so ten calls find it
       },
       { http2: true },
     ),
