@@ -6,6 +6,7 @@ import { routeSchema } from './route-schema.js';
 import { parseListenAddress } from './address.js';
 import { listenAddress, name } from './primitives.js';
 import { referenceIssues } from './references.js';
+import { nodeSchema, registrySchema } from './registry-schema.js';
 import { algorithms, endpointSchema, serviceSchema } from './service-schema.js';
 
 /**
@@ -41,13 +42,6 @@ function isLoopback(address: string): boolean {
   return host === 'localhost' || host === '::1' || (host?.startsWith('127.') ?? false);
 }
 
-/** Where registrations made through the API are kept. */
-const registrySchema = z.strictObject({
-  /** `file` (the embedded default: survives restarts) or `memory` (lost on restart; for tests). */
-  store: z.enum(['file', 'memory']).default('file'),
-  path: z.string().min(1).default('./switchyard-registry.json'),
-});
-
 /** One secret that signs or verifies stickiness keys; the first signs, all verify (rotation). */
 const stickinessSecret = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,16}$/, 'use 1 to 16 letters, digits, "_" or "-"'),
@@ -72,6 +66,7 @@ const configShape = z.strictObject({
     .default([])
     .refine((secrets) => new Set(secrets.map((s) => s.id)).size === secrets.length, 'secret ids must be unique'),
   admin: adminSchema.prefault({}),
+  node: nodeSchema.prefault({}),
   registry: registrySchema.prefault({}),
   listeners: z.array(listenerSchema).min(1, 'at least one listener is needed'),
   routes: z.array(routeSchema).default([]),
@@ -97,6 +92,7 @@ export type EndpointConfig = z.output<typeof endpointSchema>;
 export type Algorithm = (typeof algorithms)[number];
 export type AdminConfig = z.output<typeof adminSchema>;
 export type RegistryConfig = z.output<typeof registrySchema>;
+export type { EtcdConfig, NodeConfig, SelfPreservationConfig } from './registry-schema.js';
 export type { OverloadConfig } from './overload-schema.js';
 export type AccessLogConfig = z.output<typeof accessLogSchema>;
 export type {
