@@ -165,6 +165,15 @@ export async function startSwitchyard(
     snapshot: () => control.snapshot,
     healthChecks: () => control.healthCheckCounts(),
     reloads: () => ({ ...reloads }),
+    registry: () => {
+      if (fleet === undefined) return undefined;
+      const status = fleet.status();
+      return {
+        ...status,
+        preserving: control.registry.preservingServices(),
+        services: control.registry.services(),
+      };
+    },
     version: packageVersion(),
   });
   try {

@@ -2,6 +2,7 @@ import { algorithms } from '../config/schema.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SwitchyardError } from '../core/errors.js';
 import { demo } from './demo.js';
+import { pushCommand } from './push.js';
 import { registerCommand } from './register.js';
 import { reloadCommand } from './reload.js';
 import { exitCodes } from './run-until-stopped.js';
@@ -127,12 +128,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   program
+    .command('push')
+    .description("validate a file and store its routes and services in the fleet's etcd (compare-and-swap)")
+    .requiredOption('-c, --config <file>', 'configuration file whose routes and services the fleet shares')
+    .option('--etcd <url>', 'an etcd client URL (repeat; default: registry.etcd.endpoints of the file)', collect, [])
+    .option('--prefix <prefix>', 'key prefix of the fleet (default: registry.etcd.prefix of the file)')
+    .action(async (options: { config: string; etcd: string[]; prefix?: string }) => {
+      code = await pushCommand(options);
+    });
+
+  program
     .command('status')
     .description('services and endpoints with state, health, weight, in-flight, rate, errors and p99, as a table')
     .option('--admin <url>', 'admin API base URL', 'http://127.0.0.1:9901')
     .option('--token <token>', 'read or admin token (default: $SWITCHYARD_ADMIN_TOKEN)')
-    .option('--watch', 'print a new table every second until interrupted')
-    .action(async (options: { admin: string; token?: string; watch?: boolean }) => {
+    .option('--watch', 'print a new table every second (and at each change) until interrupted')
+    .option('--fleet', 'list the nodes of the fleet (version, config hash, registry revision, refusals)')
+    .action(async (options: { admin: string; token?: string; watch?: boolean; fleet?: boolean }) => {
       const token = options.token ?? process.env['SWITCHYARD_ADMIN_TOKEN'];
       code = await statusCommand({ ...options, ...(token === undefined || token === '' ? {} : { token }) });
     });

@@ -27,12 +27,27 @@ export interface MetricSources {
   snapshot(): Snapshot | undefined;
   healthChecks(): readonly HealthCheckCounts[];
   reloads(): ReloadCounts;
+  /** The shared registry store (a fleet on etcd); undefined with a local store (its metrics are then absent). */
+  registry?(): RegistryReport | undefined;
   /** Switchyard's version, for `switchyard_build_info`. */
   readonly version: string;
 }
 
+/** A fleet node's view of its shared store (docs/fleet.md). */
+export interface RegistryReport {
+  readonly up: boolean;
+  readonly revision: number;
+  readonly resyncs: Readonly<Record<string, number>>;
+  /** Services keeping expired endpoints now (self-preservation). */
+  readonly preserving: readonly string[];
+  /** Services with lease-backed endpoints, so that self-preservation reads 0 for them when inactive. */
+  readonly services: readonly string[];
+  readonly nodes: number;
+}
+
 /** Everything one scrape reads, gathered before any series is rendered, so all series describe the same instant. */
 interface Scrape {
+  readonly registry: RegistryReport | undefined;
   readonly traffic: TrafficReport;
   readonly certificates: readonly ServedCertificate[];
   readonly snapshot: Snapshot | undefined;
@@ -233,6 +248,55 @@ export const metricDefinitions: readonly MetricDefinition[] = [
       yield* soonest.values();
     },
   },
+  // A fleet on etcd (docs/fleet.md); absent with a local store.
+  {
+    name: 'switchyard_registry_up',
+    type: 'gauge',
+    help: '1 while the shared registry store (etcd) is reachable; 0 while the node serves the last state it saw.',
+    labelNames: [],
+    *samples({ registry }) {
+      if (registry !== undefined) yield [{}, registry.up ? 1 : 0];
+    },
+  },
+  {
+    name: 'switchyard_registry_revision',
+    type: 'gauge',
+    help: 'The shared store revision this node has applied.',
+    labelNames: [],
+    *samples({ registry }) {
+      if (registry !== undefined) yield [{}, registry.revision];
+    },
+  },
+  {
+    name: 'switchyard_registry_resyncs_total',
+    type: 'counter',
+    help: 'Resyncs with the shared store: "reconnected" resumed the watch from its revision; "compacted" and "watch_error" re-listed and applied the difference.',
+    labelNames: ['reason'],
+    *samples({ registry }) {
+      if (registry === undefined) return;
+      for (const [reason, count] of Object.entries(registry.resyncs)) yield [{ reason }, count];
+    },
+  },
+  {
+    name: 'switchyard_self_preservation_active',
+    type: 'gauge',
+    help: '1 while a service keeps endpoints whose leases expired en masse (self-preservation), else 0.',
+    labelNames: ['service'],
+    *samples({ registry }) {
+      if (registry === undefined) return;
+      for (const service of new Set([...registry.services, ...registry.preserving]))
+        yield [{ service }, registry.preserving.includes(service) ? 1 : 0];
+    },
+  },
+  {
+    name: 'switchyard_fleet_nodes',
+    type: 'gauge',
+    help: 'Nodes of the fleet this node sees announced (itself included).',
+    labelNames: [],
+    *samples({ registry }) {
+      if (registry !== undefined) yield [{}, registry.nodes];
+    },
+  },
 ];
 
 /** The names of every metric Switchyard exports itself (prom-client's process and Node.js metrics come on top). */
@@ -284,6 +348,7 @@ export class SwitchyardMetrics {
       snapshot: sources.snapshot(),
       healthChecks: sources.healthChecks(),
       reloads: sources.reloads(),
+      registry: sources.registry?.(),
       version: sources.version,
     };
     try {

@@ -201,7 +201,9 @@ export class EtcdStore implements SharedRegistryStore {
     });
     watcher.on('error', (error: Error) => {
       if (this.#closed) return;
-      const reason: ResyncReason = /compact/i.test(error.message) ? 'compacted' : 'watch_error';
+      // etcd 3.4 cancels a watch whose start revision was compacted with compact_revision set and no cancel_reason
+      // (etcd3 passes on only the reason): an empty reason is a compaction; others name theirs (permission denied).
+      const reason: ResyncReason = /compact|canceled: *$/i.test(error.message) ? 'compacted' : 'watch_error';
       this.#log.warn({ err: error.message, revision: this.#revision, reason }, 'etcd watch cancelled: re-listing');
       void this.#relist(reason);
     });

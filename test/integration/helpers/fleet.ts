@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { sseEvents } from '../../../src/cli/status.js';
 import { adminToken, callApi, type ApiOptions, type ApiReply } from './admin.js';
 import { freePort } from './ports.js';
@@ -159,3 +161,54 @@ export function percentile(values: readonly number[], p: number): number {
 /** A fresh key prefix per test, so tests may share one etcd cluster. */
 export const uniquePrefix = (label: string): string =>
   `/switchyard-test/${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}/`;
+
+/** A TCP relay in front of one port that the test can cut (every connection reset, new ones refused) and restore. */
+export interface CuttableProxy {
+  readonly url: string;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function startCuttableProxy(target: string): Promise<CuttableProxy> {
+  const targetUrl = new URL(target);
+  const sockets = new Set<Socket>();
+  let open = true;
+  const server = createServer((client) => {
+    if (!open) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect(Number(targetUrl.port), targetUrl.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    pipeline(client, upstream, () => undefined);
+    pipeline(upstream, client, () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cut() {
+      open = false;
+      for (const socket of sockets) socket.resetAndDestroy();
+    },
+    restore() {
+      open = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A metric's value in a node's `/metrics` (undefined when absent). */
+export async function metricValue(node: FleetNode, name: string, labels = ''): Promise<number | undefined> {
+  const body = (await node.api('GET', '/metrics')).body;
+  const line = body.split('\n').find((l) => l.startsWith(`${name}${labels === '' ? ' ' : `{${labels}} `}`));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
