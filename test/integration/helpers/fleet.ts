@@ -212,3 +212,55 @@ export async function metricValue(node: FleetNode, name: string, labels = ''): P
   const line = body.split('\n').find((l) => l.startsWith(`${name}${labels === '' ? ' ' : `{${labels}} `}`));
   return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }
+
+/** What a load loop saw. */
+export interface LoadResult {
+  readonly ok: number;
+  /** Each failed request: its status, or the error. */
+  readonly failures: readonly string[];
+  readonly latenciesMs: readonly number[];
+}
+
+/**
+ * Sends GET requests to `urls` in turn from `concurrency` loops (fetch, kept-alive connections) until `stop()`;
+ * a request fails when it does not answer 200.
+ */
+export function startLoad(urls: readonly string[], concurrency = 4) {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  let latencies: number[] = [];
+  let turn = 0;
+  const loop = async (): Promise<void> => {
+    while (running) {
+      const url = urls[turn++ % urls.length]!;
+      const started = performance.now();
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        if (res.status === 200) ok++;
+        else failures.push(`${url}: ${res.status}`);
+      } catch (error) {
+        failures.push(`${url}: ${(error as Error).message}`);
+      }
+      latencies.push(performance.now() - started);
+    }
+  };
+  const loops = Array.from({ length: concurrency }, () => loop());
+  return {
+    /** Latencies since the last call (and resets them). */
+    takeLatencies(): number[] {
+      const taken = latencies;
+      latencies = [];
+      return taken;
+    },
+    get ok() {
+      return ok;
+    },
+    async stop(): Promise<LoadResult> {
+      running = false;
+      await Promise.all(loops);
+      return { ok, failures, latenciesMs: latencies };
+    },
+  };
+}
