@@ -42,7 +42,11 @@ export async function pushCommand(options: PushOptions): Promise<number> {
     pushedAt: new Date().toISOString(),
   };
   // What is stored is the validated form; make sure a node will read it back the same way.
-  const again = configSchema.safeParse({ ...JSON.parse(JSON.stringify(loaded.config)), ...shared });
+  const again = configSchema.safeParse({
+    ...(JSON.parse(JSON.stringify(loaded.config)) as object),
+    routes: shared.routes,
+    services: shared.services,
+  });
   if (!again.success) {
     process.stderr.write(
       `switchyard push: the validated routes and services do not validate again: ${again.error.message}\n`,

@@ -36,7 +36,11 @@ export interface FleetNodeOptions {
   readonly etcd?: Record<string, unknown>;
   /** Extra keys of `registry` (selfPreservation). */
   readonly registry?: Record<string, unknown>;
-  /** Extra top-level keys (listeners replaced, stickinessSecrets …). */
+  /** Listeners besides `web`. */
+  readonly listeners?: readonly unknown[];
+  /** A read token for the admin API besides the admin token. */
+  readonly readToken?: string;
+  /** Extra top-level keys (stickinessSecrets …). */
   readonly top?: Record<string, unknown>;
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -45,13 +49,16 @@ export interface FleetNodeOptions {
 export function fleetConfig(name: string, webPort: number, adminPort: number, options: FleetNodeOptions) {
   return {
     node: { name },
-    admin: { address: `127.0.0.1:${adminPort}`, tokens: { admin: adminToken } },
+    admin: {
+      address: `127.0.0.1:${adminPort}`,
+      tokens: { admin: adminToken, ...(options.readToken === undefined ? {} : { read: options.readToken }) },
+    },
     registry: {
       store: 'etcd',
       etcd: { endpoints: options.endpoints, prefix: options.prefix, ...options.etcd },
       ...options.registry,
     },
-    listeners: [{ name: 'web', protocol: 'http', address: `127.0.0.1:${webPort}` }],
+    listeners: [{ name: 'web', protocol: 'http', address: `127.0.0.1:${webPort}` }, ...(options.listeners ?? [])],
     routes: options.routes ?? [{ name: 'all', match: { path: { prefix: '/' } }, service: 'app' }],
     services: options.services ?? { app: { endpoints: [] } },
     ...options.top,
