@@ -2,7 +2,7 @@ import type { EndpointId } from '../../core/endpoint.js';
 import type { BalancingConfig } from '../../core/snapshot.js';
 import type { LoadGauge } from '../balancing/balancer.js';
 import type { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
-import { RetryBudget } from '../proxy/retry-budget.js';
+import { RetryBudget } from './retry-budget.js';
 import {
   emptyCodeCounts,
   emptyDurationBuckets,
@@ -118,6 +118,7 @@ export class InFlightGauges {
         const c = counter(id);
         return c?.reportedAt !== undefined && Date.now() - c.reportedAt <= staleMs ? c.reportedLoad : undefined;
       },
+      reportedAt: (id) => counter(id)?.reportedAt,
     };
   }
 }
