@@ -10,6 +10,7 @@ import {
   type RegistryStore,
   type StoreChange,
 } from './registry-store.js';
+import { registryDifference, sameRegistration, type ResyncCounts } from './registry-difference.js';
 import { SelfPreservation } from './self-preservation.js';
 
 /** What the registry tells the control plane beyond "something changed". */
@@ -138,33 +139,10 @@ export class Registry {
    * A resync: the store's whole content replaces what this node has, applied as a difference (unchanged endpoints are
    * untouched, so their pools stay warm). A lease-backed registration that vanished counts as expired.
    */
-  resync(data: RegistryData): { added: number; removed: number; changed: number } {
-    const counts = { added: 0, removed: 0, changed: 0 };
-    const changes: StoreChange[] = [];
-    const listed = new Map(data.registrations.map((r) => [registryKey(r.service, r.id), r] as const));
-    for (const [key, registration] of this.#registrations) {
-      if (listed.has(key) || this.#preservation.isHeld(registration.service, key)) continue;
-      counts.removed++;
-      const expired = registration.ttlSeconds !== undefined;
-      changes.push({ kind: 'registration-removed', service: registration.service, id: registration.id, expired });
-    }
-    for (const [key, registration] of listed) {
-      const existing = this.#registrations.get(key);
-      if (existing === undefined) counts.added++;
-      else if (sameRegistration(existing, registration)) continue;
-      else counts.changed++;
-      changes.push({ kind: 'registration', registration });
-    }
-    const overrides = new Map(data.overrides.map((o) => [registryKey(o.service, o.id), o] as const));
-    for (const [key, override] of this.#overrides) {
-      if (!overrides.has(key)) changes.push({ kind: 'override-removed', service: override.service, id: override.id });
-    }
-    for (const [key, override] of overrides) {
-      const existing = this.#overrides.get(key);
-      if (existing?.state === override.state && existing?.weight === override.weight) continue;
-      counts.changed++;
-      changes.push({ kind: 'override', override });
-    }
+  resync(data: RegistryData): ResyncCounts {
+    const { changes, counts } = registryDifference(this.#registrations, this.#overrides, data, (service, key) =>
+      this.#preservation.isHeld(service, key),
+    );
     this.applyChanges(changes);
     return counts;
   }
@@ -420,16 +398,4 @@ export class Registry {
     const record = this.endpoint(service, id);
     return record === undefined ? { ok: false, reason: 'not_found' } : { ok: true, value: record };
   }
-}
-
-/** Same content as far as routing is concerned (the lease clock and the reported load time are local). */
-function sameRegistration(a: Registration, b: Registration): boolean {
-  return (
-    a.url === b.url &&
-    a.weight === b.weight &&
-    a.state === b.state &&
-    a.ttlSeconds === b.ttlSeconds &&
-    a.load === b.load &&
-    JSON.stringify(a.metadata ?? {}) === JSON.stringify(b.metadata ?? {})
-  );
 }
