@@ -131,9 +131,9 @@ test('with every etcd member stopped, nodes serve from the last state at the sam
   );
   assert.deepEqual(result.failures, []);
   // The data path never waits for etcd; a loaded machine gets room, a wait on etcd (seconds) would not fit.
-  // (A request that waited on etcd would take its 2 s call deadline.)
-  assert.ok(p50During < p50Before * 3 + 20, `p50 ${p50During} ms with etcd stopped vs ${p50Before} ms`);
-  assert.ok(p99During < 1_000, `p99 ${p99During} ms with etcd stopped`);
+  // A request that waited on etcd would take its 2 s call deadline; a loaded machine moves these by tens of ms.
+  assert.ok(p50During < 250, `p50 ${p50During} ms with etcd stopped (${p50Before} ms with it up)`);
+  assert.ok(p99During < 1_500, `p99 ${p99During} ms with etcd stopped (${p99Before} ms with it up)`);
   assert.ok(((await metricValue(a, 'switchyard_registry_resyncs_total', 'reason="reconnected"')) ?? 0) >= 1);
   // Both registrations survived the outage: etcd restores leases with a fresh TTL.
   const { endpoints } = (await b.api('GET', '/api/services/app')).json as { endpoints: unknown[] };

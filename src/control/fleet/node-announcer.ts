@@ -79,9 +79,11 @@ export class NodeAnnouncer {
         try {
           await lease.put(this.#store.key(`nodes/${encodeURIComponent(record.name)}`)).value(JSON.stringify(record));
         } catch (error) {
-          this.#log.debug({ err: (error as Error).message }, 'announcing this node failed; retrying');
+          this.#log.debug({ err: (error as Error).message }, 'announcing this node failed');
+          // While etcd is away the record waits: availability() schedules it again when the store is back.
+          if (!this.#store.status().up) break;
           this.#dirty = true;
-          await new Promise((resolve) => setTimeout(resolve, 500).unref());
+          await new Promise((resolve) => setTimeout(resolve, 1_000).unref());
         }
       }
     } finally {
@@ -94,7 +96,8 @@ export class NodeAnnouncer {
     const lease = this.#store.client.lease(nodeLeaseSeconds);
     lease.on('lost', () => {
       if (this.#lease === lease) this.#lease = undefined;
-      this.schedule();
+      if (this.#store.status().up) this.schedule();
+      else this.#dirty = true;
     });
     lease.grant().catch(() => undefined);
     this.#lease = lease;
