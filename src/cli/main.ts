@@ -87,10 +87,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--listen <address>', 'balancer address', ':8080')
     .option('--admin <address>', 'admin API address', '127.0.0.1:9901')
     .option('--instances <n>', 'how many demo instances', positiveInt, 3)
+    .option('--fleet', 'three nodes on a local etcd (etcd on PATH), each instance registering through another node')
     .addOption(logFormat)
-    .action(async (options: { listen: string; admin: string; instances: number; logFormat: 'json' | 'pretty' }) => {
-      code = await demo(options);
-    });
+    .action(
+      async (options: {
+        listen: string;
+        admin: string;
+        instances: number;
+        fleet?: boolean;
+        logFormat: 'json' | 'pretty';
+      }) => {
+        code = await demo(options);
+      },
+    );
 
   const registerVerb = program
     .command('register')
