@@ -1,90 +1,17 @@
 import { basename } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Registry, validateMetricName, type Metric } from 'prom-client';
-import type { Snapshot } from '../core/snapshot.js';
-import { codeClasses, durationBucketsSeconds, type ServedCertificate, type TrafficReport } from '../core/traffic.js';
+import { codeClasses, durationBucketsSeconds } from '../core/traffic.js';
+import type { HistogramDefinition, MetricDefinition, MetricSources, Sample, Scrape } from './metric-definition.js';
+import { fleetMetrics } from './fleet-metrics.js';
+import { overloadMetrics } from './overload-metrics.js';
 
-/** Pass and fail counts of one endpoint's active health checks. */
-export interface HealthCheckCounts {
-  readonly service: string;
-  readonly endpoint: string;
-  readonly passed: number;
-  readonly failed: number;
-}
-
-/** Configuration changes applied to a running balancer (`reload()`, `apply()`, SIGHUP, `POST /api/reload`). */
-export interface ReloadCounts {
-  readonly success: number;
-  readonly failure: number;
-}
-
-/**
- * Where the metrics come from, each read once per scrape. The composition root wires them to their owners: the data
- * plane's counters (summed over the workers when there are several), the control plane's snapshot and health checks.
- */
-export interface MetricSources {
-  traffic(): TrafficReport;
-  certificates(): readonly ServedCertificate[];
-  snapshot(): Snapshot | undefined;
-  healthChecks(): readonly HealthCheckCounts[];
-  reloads(): ReloadCounts;
-  /** The shared registry store (a fleet on etcd); undefined with a local store (its metrics are then absent). */
-  registry?(): RegistryReport | undefined;
-  /** Switchyard's version, for `switchyard_build_info`. */
-  readonly version: string;
-}
-
-/** A fleet node's view of its shared store (docs/fleet.md). */
-export interface RegistryReport {
-  readonly up: boolean;
-  readonly revision: number;
-  readonly resyncs: Readonly<Record<string, number>>;
-  /** Services keeping expired endpoints now (self-preservation). */
-  readonly preserving: readonly string[];
-  /** Services with lease-backed endpoints, so that self-preservation reads 0 for them when inactive. */
-  readonly services: readonly string[];
-  readonly nodes: number;
-}
-
-/** Everything one scrape reads, gathered before any series is rendered, so all series describe the same instant. */
-interface Scrape {
-  readonly registry: RegistryReport | undefined;
-  readonly traffic: TrafficReport;
-  readonly certificates: readonly ServedCertificate[];
-  readonly snapshot: Snapshot | undefined;
-  readonly healthChecks: readonly HealthCheckCounts[];
-  readonly reloads: ReloadCounts;
-  readonly version: string;
-}
-
-type Labels = Readonly<Record<string, string>>;
-/** One series of a counter or gauge. */
-type Sample = readonly [labels: Labels, value: number];
-
-interface ScalarDefinition {
-  readonly name: string;
-  readonly type: 'counter' | 'gauge';
-  readonly help: string;
-  readonly labelNames: readonly string[];
-  samples(scrape: Scrape): Iterable<Sample>;
-}
-
-/** One series of a histogram: counts per bucket, not cumulative, with one slot more than `buckets` (+Inf). */
-interface HistogramSeries {
-  readonly labels: Labels;
-  readonly counts: readonly number[];
-  readonly sum: number;
-}
-
-interface HistogramDefinition {
-  readonly name: string;
-  readonly type: 'histogram';
-  readonly help: string;
-  readonly labelNames: readonly string[];
-  readonly buckets: readonly number[];
-  series(scrape: Scrape): Iterable<HistogramSeries>;
-}
-
-export type MetricDefinition = ScalarDefinition | HistogramDefinition;
+export type {
+  HealthCheckCounts,
+  MetricDefinition,
+  MetricSources,
+  RegistryReport,
+  ReloadCounts,
+} from './metric-definition.js';
 
 /**
  * Every metric Switchyard exports, in one list (docs/metrics.md describes each). Names and labels are the interface
@@ -248,55 +175,8 @@ export const metricDefinitions: readonly MetricDefinition[] = [
       yield* soonest.values();
     },
   },
-  // A fleet on etcd (docs/fleet.md); absent with a local store.
-  {
-    name: 'switchyard_registry_up',
-    type: 'gauge',
-    help: '1 while the shared registry store (etcd) is reachable; 0 while the node serves the last state it saw.',
-    labelNames: [],
-    *samples({ registry }) {
-      if (registry !== undefined) yield [{}, registry.up ? 1 : 0];
-    },
-  },
-  {
-    name: 'switchyard_registry_revision',
-    type: 'gauge',
-    help: 'The shared store revision this node has applied.',
-    labelNames: [],
-    *samples({ registry }) {
-      if (registry !== undefined) yield [{}, registry.revision];
-    },
-  },
-  {
-    name: 'switchyard_registry_resyncs_total',
-    type: 'counter',
-    help: 'Resyncs with the shared store: "reconnected" resumed the watch from its revision; "compacted" and "watch_error" re-listed and applied the difference.',
-    labelNames: ['reason'],
-    *samples({ registry }) {
-      if (registry === undefined) return;
-      for (const [reason, count] of Object.entries(registry.resyncs)) yield [{ reason }, count];
-    },
-  },
-  {
-    name: 'switchyard_self_preservation_active',
-    type: 'gauge',
-    help: '1 while a service keeps endpoints whose leases expired en masse (self-preservation), else 0.',
-    labelNames: ['service'],
-    *samples({ registry }) {
-      if (registry === undefined) return;
-      for (const service of new Set([...registry.services, ...registry.preserving]))
-        yield [{ service }, registry.preserving.includes(service) ? 1 : 0];
-    },
-  },
-  {
-    name: 'switchyard_fleet_nodes',
-    type: 'gauge',
-    help: 'Nodes of the fleet this node sees announced (itself included).',
-    labelNames: [],
-    *samples({ registry }) {
-      if (registry !== undefined) yield [{}, registry.nodes];
-    },
-  },
+  ...overloadMetrics,
+  ...fleetMetrics,
 ];
 
 /** The names of every metric Switchyard exports itself (prom-client's process and Node.js metrics come on top). */
