@@ -1,4 +1,3 @@
-import type { ApiResult } from './admin-api.js';
 import type { Fleet } from '../control/fleet/fleet.js';
 import { RegistryUnavailableError } from '../control/registry/registry-store.js';
 import { ApiError } from './http-kit.js';
@@ -8,7 +7,10 @@ import { ApiError } from './http-kit.js';
  * the registry revision it applied, the shared config revision it runs and what it refused; `behind` marks a node
  * that has not announced the newest change this node applied. Without a fleet the list is this node alone.
  */
-export function nodesResult(fleet: Fleet | undefined, self: () => Record<string, unknown>): ApiResult {
+export function nodesResult(
+  fleet: Fleet | undefined,
+  self: () => Record<string, unknown>,
+): { readonly status: number; readonly body: unknown } {
   if (fleet === undefined) {
     return { status: 200, body: { store: 'local', registry: { up: true, revision: null }, nodes: [self()] } };
   }

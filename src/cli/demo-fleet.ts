@@ -7,21 +7,28 @@ import { join } from 'node:path';
 import { register, type RegistrationHandle } from '../client/register.js';
 import { parseListenAddress } from '../config/address.js';
 import type { SwitchyardConfigInput } from '../config/schema.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, type LogFormat } from '../core/log.js';
 import { createSwitchyard, type Switchyard } from '../main.js';
 import { generateAdminToken } from './admin-token.js';
-import type { DemoOptions } from './demo.js';
 import { startDemoInstance } from './demo-instance.js';
 import { exitCodes, runUntilStopped } from './run-until-stopped.js';
 
 const nodeCount = 3;
+
+export interface FleetDemoOptions {
+  /** The first node's listener; the others take the next ports. */
+  readonly listen: string;
+  /** The first node's admin API; the others take the next ports. */
+  readonly admin: string;
+  readonly logFormat?: LogFormat;
+}
 
 /**
  * `switchyard demo --fleet`: a local single-member etcd (the `etcd` on PATH, in a temporary directory), three
  * Switchyard nodes on it (consecutive ports from `--listen` and `--admin`) and three instances, each registering
  * through a different node; every node routes to all three. Without etcd it says how to install it.
  */
-export async function demoFleet(options: DemoOptions): Promise<number> {
+export async function demoFleet(options: FleetDemoOptions): Promise<number> {
   if (spawnSync('etcd', ['--version'], { stdio: 'ignore' }).error !== undefined) {
     process.stderr.write(
       'switchyard demo --fleet needs etcd on PATH: install it (Debian/Ubuntu: apt-get install etcd-server; macOS: brew install etcd; elsewhere a release from https://etcd.io)\n',

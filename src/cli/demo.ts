@@ -2,7 +2,6 @@ import { register, type RegistrationHandle } from '../client/register.js';
 import { createLogger, type LogFormat } from '../core/log.js';
 import { createSwitchyard } from '../main.js';
 import { generateAdminToken, publishAdminToken } from './admin-token.js';
-import { demoFleet } from './demo-fleet.js';
 import { startDemoInstance } from './demo-instance.js';
 import { runUntilStopped } from './run-until-stopped.js';
 
@@ -11,8 +10,6 @@ export interface DemoOptions {
   readonly admin: string;
   readonly instances: number;
   readonly logFormat?: LogFormat;
-  /** Three nodes on a local etcd instead of one balancer (demo-fleet.ts). */
-  readonly fleet?: boolean;
 }
 
 /**
@@ -21,7 +18,6 @@ export interface DemoOptions {
  * deregisters the instances and stops everything.
  */
 export async function demo(options: DemoOptions): Promise<number> {
-  if (options.fleet === true) return demoFleet(options);
   const log = createLogger({ format: options.logFormat, level: process.env['SWITCHYARD_LOG_LEVEL'] ?? 'warn' });
   const fromEnv = process.env['SWITCHYARD_ADMIN_TOKEN'];
   const token = fromEnv !== undefined && fromEnv !== '' ? fromEnv : generateAdminToken();

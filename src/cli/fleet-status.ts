@@ -1,6 +1,5 @@
 import type { NodeView } from '../control/fleet/fleet.js';
 import { exitCodes } from './run-until-stopped.js';
-import type { StatusOptions, StatusOutput } from './status.js';
 
 /** The body of `GET /api/nodes`. */
 interface NodesBody {
@@ -16,8 +15,8 @@ interface NodesBody {
  */
 export async function fleetStatus(
   base: string,
-  options: StatusOptions,
-  out: StatusOutput,
+  options: { readonly token?: string; readonly timeoutMs?: number },
+  out: { write(text: string): void },
   fail: (message: string) => number,
 ): Promise<number> {
   let res: Response;

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SwitchyardError } from '../core/errors.js';
 import { adminConnection, withAdminTlsOptions } from './admin-connection.js';
 import { demo } from './demo.js';
+import { demoFleet } from './demo-fleet.js';
 import { pushCommand } from './push.js';
 import { registerCommand } from './register.js';
 import { reloadCommand } from './reload.js';
@@ -97,7 +98,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         fleet?: boolean;
         logFormat: 'json' | 'pretty';
       }) => {
-        code = await demo(options);
+        code = options.fleet === true ? await demoFleet(options) : await demo(options);
       },
     );
 

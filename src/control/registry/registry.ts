@@ -95,11 +95,6 @@ export class Registry {
     );
   }
 
-  /** The store this registry writes to. */
-  get store(): RegistryStore {
-    return this.#store;
-  }
-
   /** The services keeping expired endpoints now (self-preservation), for metrics. */
   preservingServices(): string[] {
     return this.#preservation.activeServices();
