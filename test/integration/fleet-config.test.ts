@@ -170,6 +170,17 @@ test('an invalid file is not pushed, and a revision a node cannot apply is refus
 });
 
 test('nothing secret is written to etcd: no admin API token, stickiness secret or etcd password', async () => {
+  // A registration through one node and its heartbeat through the other, as the etcd user (the lease renewal stream
+  // authenticates too).
+  const registered = await a.api('POST', '/api/services/shared/endpoints', {
+    body: { id: 'leased', url: 'http://127.0.0.1:25000', ttlSeconds: 30, metadata: { zone: 'a' } },
+  });
+  assert.equal(registered.status, 201, registered.body);
+  await waitFor(
+    async () => (await b.api('PUT', '/api/services/shared/endpoints/leased/heartbeat', { body: {} })).status === 200,
+    5_000,
+    'a heartbeat through lb-b',
+  );
   const dump = await etcd.etcdctl(['get', prefix, '--prefix']);
   assert.match(dump, /registrations|nodes\/lb-a/);
   for (const secret of [readToken, stickinessSecret, user.password]) assert.ok(!dump.includes(secret), secret);
