@@ -2,10 +2,17 @@ import { basename } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Registry, validateMetricName, type Metric } from 'prom-client';
 import { codeClasses, durationBucketsSeconds } from '../core/traffic.js';
 import type { HistogramDefinition, MetricDefinition, MetricSources, Sample, Scrape } from './metric-definition.js';
+import { fleetMetrics } from './fleet-metrics.js';
 import { overloadMetrics } from './overload-metrics.js';
 import { grpcMetrics } from './grpc-metrics.js';
 
-export type { HealthCheckCounts, MetricDefinition, MetricSources, ReloadCounts } from './metric-definition.js';
+export type {
+  HealthCheckCounts,
+  MetricDefinition,
+  MetricSources,
+  RegistryReport,
+  ReloadCounts,
+} from './metric-definition.js';
 
 /**
  * Every metric Switchyard exports, in one list (docs/metrics.md describes each). Names and labels are the interface
@@ -170,6 +177,7 @@ export const metricDefinitions: readonly MetricDefinition[] = [
     },
   },
   ...overloadMetrics,
+  ...fleetMetrics,
   ...grpcMetrics,
 ];
 
@@ -222,6 +230,7 @@ export class SwitchyardMetrics {
       snapshot: sources.snapshot(),
       healthChecks: sources.healthChecks(),
       reloads: sources.reloads(),
+      registry: sources.registry?.(),
       version: sources.version,
     };
     try {
