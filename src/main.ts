@@ -5,9 +5,11 @@ import type { AdminContext } from './admin/admin-api.js';
 import type { EndpointCounters } from './core/worker-report.js';
 import { configSchema, type SwitchyardConfig, type SwitchyardConfigInput } from './config/schema.js';
 import { ControlPlane } from './control/control-plane.js';
-import { FileStore } from './control/registry/file-store.js';
-import { MemoryStore } from './control/registry/memory-store.js';
+import { Fleet } from './control/fleet/fleet.js';
+import { withShared, type SharedConfig } from './control/fleet/shared-config.js';
+import { EtcdStore } from './control/registry/etcd-store.js';
 import type { RegistryStore } from './control/registry/registry-store.js';
+import { createRegistryStore } from './control/registry/stores.js';
 import { SwitchyardError } from './core/errors.js';
 import type { FactSink } from './core/facts.js';
 import type { Snapshot } from './core/snapshot.js';
@@ -92,10 +94,13 @@ export async function startSwitchyard(
   createDataPlane: DataPlaneFactory,
 ): Promise<Switchyard> {
   const log = options.logger ?? silentLogger();
-  const config = validate(input);
+  let config = validate(input);
   const startedAt = Date.now();
-  const store =
-    options.store ?? (config.registry.store === 'file' ? new FileStore(config.registry.path) : new MemoryStore());
+  const store = options.store ?? createRegistryStore(config, log);
+  // A fleet (registry.store: etcd): the file gives listeners, TLS, admin, registry and node; with sharedConfig the
+  // routes and services pushed to the store replace the file's (docs/fleet.md).
+  let fileInput = input;
+  let shared: SharedConfig | undefined;
   // The data plane reports facts to the control plane, which hands it snapshots: each needs the other.
   const facts = { control: undefined as ControlPlane | undefined };
   const dataPlane = createDataPlane(log, {
@@ -105,9 +110,32 @@ export async function startSwitchyard(
     store,
     log,
     sink: (snapshot) => dataPlane.apply(snapshot),
+    selfPreservation: config.registry.selfPreservation,
     ...(options.resolver === undefined ? {} : { resolver: options.resolver }),
   });
   facts.control = control;
+  const fleet =
+    store instanceof EtcdStore
+      ? new Fleet({
+          store,
+          registry: control.registry,
+          log,
+          name: config.node.name,
+          version: packageVersion(),
+          startedAt,
+          sharedConfig: config.registry.etcd?.sharedConfig ?? false,
+          config: () => control.config,
+          adminAddress: () => {
+            const bound = admin?.address();
+            return bound === undefined ? undefined : `${bound.address}:${bound.port}`;
+          },
+          applyShared: (next) =>
+            counted(async () => {
+              await control.setConfig(validate(withShared(fileInput, next)));
+              shared = next;
+            }),
+        })
+      : undefined;
   let admin: AdminServer | undefined;
   /** Configuration changes on the running balancer, for `switchyard_config_reloads_total`. */
   const reloads = { success: 0, failure: 0 };
@@ -127,7 +155,9 @@ export async function startSwitchyard(
     counted(async () => {
       if (options.reload === undefined)
         throw new SwitchyardError('Switchyard was started without a configuration file');
-      await control.setConfig(validate(await options.reload()));
+      const next = await options.reload();
+      await control.setConfig(validate(withShared(next, shared)));
+      fileInput = next;
       return control.snapshot?.version ?? 0;
     });
   const metrics = new SwitchyardMetrics({
@@ -136,10 +166,30 @@ export async function startSwitchyard(
     snapshot: () => control.snapshot,
     healthChecks: () => control.healthCheckCounts(),
     reloads: () => ({ ...reloads }),
+    registry: () => {
+      if (fleet === undefined) return undefined;
+      const status = fleet.status();
+      return {
+        ...status,
+        preserving: control.registry.preservingServices(),
+        services: control.registry.services(),
+      };
+    },
     version: packageVersion(),
   });
   try {
+    const content = store instanceof EtcdStore ? await store.loadAll() : undefined;
+    const initial = content === undefined ? undefined : fleet?.initialShared(content);
+    if (initial !== undefined) {
+      try {
+        config = validate(withShared(input, initial.shared));
+        shared = initial.shared;
+      } catch (error) {
+        fleet?.refuse(initial.revision, error instanceof SwitchyardError ? error.problems : [String(error)]);
+      }
+    }
     await control.start(config);
+    if (content !== undefined) fleet?.started(content, shared === undefined ? undefined : initial?.revision);
     if (config.admin.enabled) {
       const ctx: AdminContext = {
         control,
@@ -152,6 +202,7 @@ export async function startSwitchyard(
         ...(dataPlane.refresh === undefined ? {} : { refresh: () => dataPlane.refresh!() }),
         ...(dataPlane.workers === undefined ? {} : { workers: dataPlane.workers }),
         ...(dataPlane.roll === undefined ? {} : { rollWorkers: dataPlane.roll }),
+        ...(fleet === undefined ? {} : { fleet }),
         listenerTraffic: () => Object.fromEntries(dataPlane.traffic().listeners.map((l) => [l.listener, l] as const)),
         listenerAddresses: () =>
           Object.fromEntries(
@@ -179,7 +230,10 @@ export async function startSwitchyard(
     }
   } catch (error) {
     await dataPlane.close(0);
+    await fleet?.close();
     await control.close();
+    if (error instanceof Error && error.name === 'RegistryUnavailableError')
+      throw new SwitchyardError(`cannot start: ${error.message}`);
     throw error;
   }
   let closing: Promise<boolean> | undefined;
@@ -200,6 +254,7 @@ export async function startSwitchyard(
         admin?.startDraining();
         const forced = await dataPlane.close(deadlineMs);
         await admin?.close();
+        await fleet?.close();
         await control.close();
         return forced;
       })();

@@ -122,6 +122,7 @@ function endpointCounters(dataPlane: DataPlane, snapshot: Snapshot | undefined):
         bytesIn: c.bytesIn,
         responses: [...c.responses],
         durationBuckets: [...c.durationBuckets],
+        ...(c.loadReport === undefined ? {} : { loadReport: c.loadReport }),
       });
     }
   }

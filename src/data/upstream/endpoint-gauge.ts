@@ -1,4 +1,5 @@
 import { codeClassIndex, durationBucketIndex, emptyCodeCounts, emptyDurationBuckets } from '../../core/traffic.js';
+import type { LoadReport } from '../../core/worker-report.js';
 import { Lease } from './lease.js';
 
 /** A response-time estimator an algorithm asks its endpoints to keep (peak-EWMA); pure: time is passed in. */
@@ -22,6 +23,7 @@ export class EndpointGauge {
   #latency: LatencyEstimator | undefined;
   #reportedLoad: number | undefined;
   #reportedAt: number | undefined;
+  #reportedBy: LoadReport['source'] = 'header';
   /** Upstream answers by `codeClasses` index (index 0: the attempt got no response head), for metrics. */
   readonly responses: number[] = emptyCodeCounts();
   /** Answered attempts by time from sent to response end (`durationBucketIndex`), for per-endpoint percentiles. */
@@ -68,6 +70,12 @@ export class EndpointGauge {
 
   get reportedAt(): number | undefined {
     return this.#reportedAt;
+  }
+
+  /** The last report with its time and source (for the admin API), or undefined before the first. */
+  get loadReport(): LoadReport | undefined {
+    if (this.#reportedLoad === undefined || this.#reportedAt === undefined) return undefined;
+    return { value: this.#reportedLoad, at: this.#reportedAt, source: this.#reportedBy };
   }
 
   /** One attempt begins: one more in flight until the returned lease is released (exactly once). */
@@ -123,11 +131,15 @@ export class EndpointGauge {
     return this.#latency?.value(nowMs);
   }
 
-  /** The instance reported its load at `at` (epoch ms); an older report than the one kept changes nothing. */
-  reportLoad(load: number, at: number): void {
+  /**
+   * The instance reported its load at `at` (epoch ms), in an `X-Load` response header or a heartbeat; an older report
+   * than the one kept changes nothing.
+   */
+  reportLoad(load: number, at: number, source: LoadReport['source']): void {
     if (this.#reportedAt !== undefined && at < this.#reportedAt) return;
     this.#reportedLoad = load;
     this.#reportedAt = at;
+    this.#reportedBy = source;
   }
 
   /** The last report if it is at most `staleMs` old at `nowMs`. */
