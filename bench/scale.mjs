@@ -73,6 +73,19 @@ for (const algorithm of algorithms) {
   log(`pick ${algorithm}: ${(ns / 1000).toFixed(3)} µs`);
 }
 
+{
+  // The worst case of the scanning algorithms: no endpoint idle (least-connections stops at the first idle one).
+  const busy = { ...gauge, active: (id) => 1 + (live.get(id)?.inFlight ?? 0) };
+  const balancer = createBalancer('least-connections', endpoints, busy, {
+    random: Math.random,
+    now: Date.now,
+    balancing,
+  });
+  const ns = nsPerCall(PICKS, () => balancer.pick({}));
+  pickRows.push(['least-connections, every endpoint busy', ns]);
+  log(`pick least-connections (all busy): ${(ns / 1000).toFixed(3)} µs`);
+}
+
 // ---------------------------------------------------------------------------------------------- route lookup
 function bigConfig(routeCount, upstream) {
   const routes = [];
