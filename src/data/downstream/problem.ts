@@ -1,11 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { problemJson, type ProxyError } from '../../core/errors.js';
-
-/**
- * The error each response was answered with, for the access log's `flags` (read when the response closes). Every
- * problem answer passes here, whichever part of the data plane gives it; a response nobody logs is simply collected.
- */
-export const answeredProblems = new WeakMap<ServerResponse, ProxyError>();
+import { recordProblem } from './connection-record.js';
 
 /**
  * Answers with a small problem+json document (RFC 9457). With `close`, the connection is closed after it: used for
@@ -31,5 +26,5 @@ export function sendProblem(
   if (options.close === true && !('stream' in res)) headers.push('connection', 'close');
   res.writeHead(error.status, headers);
   res.end(body);
-  answeredProblems.set(res, error);
+  recordProblem(res, error);
 }
