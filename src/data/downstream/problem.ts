@@ -1,12 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { problemJson, type ProxyError } from '../../core/errors.js';
 import { answersGrpc, grpcStatusFor, sendGrpcError } from '../http/grpc-status.js';
-
-/**
- * The error each response was answered with, for the access log's `flags` (read when the response closes). Every
- * problem answer passes here, whichever part of the data plane gives it; a response nobody logs is simply collected.
- */
-export const answeredProblems = new WeakMap<ServerResponse, ProxyError>();
+import { recordProblem } from './connection-record.js';
 
 /**
  * Answers with a small problem+json document (RFC 9457). With `close`, the connection is closed after it: used for
@@ -27,7 +22,7 @@ export function sendProblem(
     // A gRPC client reads grpc-status, not a problem document (docs/grpc.md).
     const message = options.detail === undefined ? error.title : `${error.title}: ${options.detail}`;
     sendGrpcError(res, grpcStatusFor(error), message, requestId, options.headers);
-    answeredProblems.set(res, error);
+    recordProblem(res, error);
     return;
   }
   const body = problemJson(error, requestId, options.detail);
@@ -39,5 +34,5 @@ export function sendProblem(
   if (options.close === true && !('stream' in res)) headers.push('connection', 'close');
   res.writeHead(error.status, headers);
   res.end(body);
-  answeredProblems.set(res, error);
+  recordProblem(res, error);
 }
