@@ -4,6 +4,8 @@ import type { EventStreamTuning } from './admin/event-stream.js';
 import type { AdminContext, EndpointCounters } from './admin/admin-api.js';
 import { configSchema, type SwitchyardConfig, type SwitchyardConfigInput } from './config/schema.js';
 import { ControlPlane } from './control/control-plane.js';
+import { AcmeResolver } from './control/acme/acme-resolver.js';
+import type { AcmeMaterial } from './core/acme-material.js';
 import { FileStore } from './control/registry/file-store.js';
 import { MemoryStore } from './control/registry/memory-store.js';
 import type { RegistryStore } from './control/registry/registry-store.js';
@@ -68,6 +70,8 @@ export interface DataPlaneHandle {
   workers?: AdminContext['workers'];
   /** Replaces every worker, one at a time; absent in one process. */
   roll?: AdminContext['rollWorkers'];
+  /** Hands over the ACME resolver's certificates and challenges; resolves once served (workers: all of them). */
+  acme?(material: AcmeMaterial): Promise<void>;
 }
 
 /** Builds the data plane once the process log and the control plane's fact sink exist. */
@@ -107,6 +111,9 @@ export async function startSwitchyard(
     ...(options.resolver === undefined ? {} : { resolver: options.resolver }),
   });
   facts.control = control;
+  // Before any listener opens (and before each new configuration): an https listener with tls.acme needs its
+  // stored certificate or stand-in in the data plane to start.
+  const acme = new AcmeResolver({ log, publish: (material) => dataPlane.acme?.(material) ?? Promise.resolve() });
   let admin: AdminServer | undefined;
   /** Configuration changes on the running balancer, for `switchyard_config_reloads_total`. */
   const reloads = { success: 0, failure: 0 };
@@ -126,7 +133,9 @@ export async function startSwitchyard(
     counted(async () => {
       if (options.reload === undefined)
         throw new SwitchyardError('Switchyard was started without a configuration file');
-      await control.setConfig(validate(await options.reload()));
+      const next = validate(await options.reload());
+      await acme.configure(next);
+      await control.setConfig(next);
       return control.snapshot?.version ?? 0;
     });
   const metrics = new SwitchyardMetrics({
@@ -135,13 +144,16 @@ export async function startSwitchyard(
     snapshot: () => control.snapshot,
     healthChecks: () => control.healthCheckCounts(),
     reloads: () => ({ ...reloads }),
+    acmeCertificates: () => acme.status().certificates,
     version: packageVersion(),
   });
   try {
+    await acme.configure(config);
     await control.start(config);
     if (config.admin.enabled) {
       const ctx: AdminContext = {
         control,
+        acme,
         startedAt,
         counters: (service, endpoint) => dataPlane.counters(service, endpoint),
         metrics: async () => {
@@ -177,6 +189,7 @@ export async function startSwitchyard(
       await admin.listen();
     }
   } catch (error) {
+    acme.close();
     await dataPlane.close(0);
     await control.close();
     throw error;
@@ -189,7 +202,11 @@ export async function startSwitchyard(
       return address;
     },
     async apply(next) {
-      await counted(() => control.setConfig(validate(next)));
+      await counted(async () => {
+        const config = validate(next);
+        await acme.configure(config);
+        await control.setConfig(config);
+      });
     },
     async reload() {
       await reload();
@@ -197,6 +214,7 @@ export async function startSwitchyard(
     close(deadlineMs = defaultDrainDeadlineMs) {
       closing ??= (async () => {
         admin?.startDraining();
+        acme.close();
         const forced = await dataPlane.close(deadlineMs);
         await admin?.close();
         await control.close();

@@ -5,6 +5,7 @@ import { listenAt } from '../config/address.js';
 import type { Logger } from '../core/log.js';
 import { throttledErrorLog } from '../core/throttled-log.js';
 import { mutationHandlers, readHandlers, type AdminContext, type ApiCall, type ApiResult } from './admin-api.js';
+import { acmeHandlers } from './acme-api.js';
 import { ApiError, bearerToken, secretMatches, sendApiError, sendJson, sendText } from './http-kit.js';
 import { AdminSessions, type AdminRole } from './admin-sessions.js';
 import { serveDashboard } from './dashboard-files.js';
@@ -63,6 +64,9 @@ const routes: readonly Route[] = [
     methods: { PUT: admin(mutationHandlers.weight) },
   },
   { pattern: /^\/api\/reload$/, methods: { POST: admin(mutationHandlers.reload) } },
+  { pattern: /^\/api\/acme$/, methods: { GET: read(acmeHandlers.status) } },
+  { pattern: new RegExp(`^/api/acme/certificates/${segment}/renew$`), methods: { POST: admin(acmeHandlers.renew) } },
+  { pattern: new RegExp(`^/api/acme/certificates/${segment}/revoke$`), methods: { POST: admin(acmeHandlers.revoke) } },
   { pattern: /^\/metrics$/, methods: { GET: read(readHandlers.metrics) } },
 ];
 

@@ -26,9 +26,7 @@ export const acmeSchema = z.strictObject({
   /** Key of each certificate. */
   keyType: z.enum(['ecdsa-p256', 'rsa-2048']).default('ecdsa-p256'),
   /** Wait after a failed order: `minMs`, doubled after each failure in a row, at most `maxMs`. */
-  backoff: z
-    .strictObject({ minMs: milliseconds.default(60_000), maxMs: milliseconds.default(3_600_000) })
-    .prefault({}),
+  backoff: z.strictObject({ minMs: milliseconds.default(60_000), maxMs: milliseconds.default(3_600_000) }).prefault({}),
 });
 
 /** `tls.acme` of an `https` listener: the names of one certificate Switchyard orders and renews itself. */
@@ -36,11 +34,9 @@ export const listenerAcmeSchema = z.strictObject({
   /** Host names of the certificate (its SANs; the first is its common name). Wildcards need DNS-01: not offered. */
   domains: z
     .array(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, {
-          message: 'expected a host name such as www.example.com (no wildcard: it needs DNS-01)',
-        }),
+      z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, {
+        message: 'expected a host name such as www.example.com (no wildcard: it needs DNS-01)',
+      }),
     )
     .min(1, 'at least one domain is needed'),
 });

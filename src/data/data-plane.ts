@@ -5,6 +5,8 @@ import type { FactSink } from '../core/facts.js';
 import type { Logger } from '../core/log.js';
 import type { ListenerSnapshot, ServiceSnapshot, Snapshot } from '../core/snapshot.js';
 import { createBalancer } from './balancing/create-balancer.js';
+import type { AcmeMaterial } from '../core/acme-material.js';
+import { AcmeChallenges } from './listeners/acme-challenges.js';
 import { HttpListener } from './listeners/http-listener.js';
 import { HttpsListener } from './listeners/https-listener.js';
 import { TcpListener, type L4ListenerRuntime } from './listeners/tcp-listener.js';
@@ -47,6 +49,8 @@ export class DataPlane {
   /** The balancer of each service and what it was built from, so an unchanged service keeps its state. */
   #balancers = new Map<string, { readonly signature: string; readonly balancer: Balancer }>();
   #version = 0;
+  /** What the ACME resolver published: managed certificates and pending challenges (`acme()`). */
+  readonly #acme = new AcmeChallenges();
 
   constructor(log: Logger, facts: FactSink) {
     this.#log = log;
@@ -92,7 +96,9 @@ export class DataPlane {
           continue;
         }
         const replacement =
-          listener.protocol === 'https' ? new HttpsListener(runtime, this.#log) : new HttpListener(runtime, this.#log);
+          listener.protocol === 'https'
+            ? new HttpsListener(runtime, this.#log, this.#acme)
+            : new HttpListener(runtime, this.#log, this.#acme);
         await this.#swap(listener, current, replacement);
         opened.push(replacement);
       }
@@ -128,6 +134,14 @@ export class DataPlane {
       void current.close(replacedListenerDrainMs);
     }
     this.#listeners.set(config.name, replacement);
+  }
+
+  /**
+   * Takes the ACME resolver's material: managed certificates (swapped in like a file reload) and the challenges it
+   * waits on. Resolves once the listeners serve it. Kept apart from snapshots: it carries private keys.
+   */
+  acme(material: AcmeMaterial): Promise<void> {
+    return this.#acme.update(material);
   }
 
   /** The version of the snapshot in force. */

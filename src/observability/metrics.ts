@@ -27,6 +27,8 @@ export interface MetricSources {
   snapshot(): Snapshot | undefined;
   healthChecks(): readonly HealthCheckCounts[];
   reloads(): ReloadCounts;
+  /** Certificates the ACME resolver manages: their names and notAfter (epoch ms). */
+  acmeCertificates?(): readonly { readonly domains: readonly string[]; readonly validUntil: number }[];
   /** Switchyard's version, for `switchyard_build_info`. */
   readonly version: string;
 }
@@ -38,6 +40,7 @@ interface Scrape {
   readonly snapshot: Snapshot | undefined;
   readonly healthChecks: readonly HealthCheckCounts[];
   readonly reloads: ReloadCounts;
+  readonly acmeCertificates: readonly { readonly domains: readonly string[]; readonly validUntil: number }[];
   readonly version: string;
 }
 
@@ -233,6 +236,19 @@ export const metricDefinitions: readonly MetricDefinition[] = [
       yield* soonest.values();
     },
   },
+  {
+    name: 'switchyard_acme_certificate_expiry_timestamp_seconds',
+    type: 'gauge',
+    help: 'When the certificate served for the domain by the ACME resolver expires (self-signed stand-in included), in Unix seconds.',
+    labelNames: ['domain'],
+    *samples({ acmeCertificates }) {
+      const soonest = new Map<string, number>();
+      for (const c of acmeCertificates)
+        for (const domain of c.domains)
+          soonest.set(domain, Math.min(soonest.get(domain) ?? Infinity, c.validUntil / 1000));
+      for (const [domain, seconds] of soonest) yield [{ domain }, seconds];
+    },
+  },
 ];
 
 /** The names of every metric Switchyard exports itself (prom-client's process and Node.js metrics come on top). */
@@ -284,6 +300,7 @@ export class SwitchyardMetrics {
       snapshot: sources.snapshot(),
       healthChecks: sources.healthChecks(),
       reloads: sources.reloads(),
+      acmeCertificates: sources.acmeCertificates?.() ?? [],
       version: sources.version,
     };
     try {

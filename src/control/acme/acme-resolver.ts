@@ -63,7 +63,8 @@ export class AcmeResolver {
     const wanted = new Map<string, { listener: string; domains: string[] }>();
     for (const listener of config.listeners) {
       const domains = listener.tls?.acme?.domains.map((d) => d.toLowerCase());
-      if (domains !== undefined) wanted.set(certificateId(listener.name, domains), { listener: listener.name, domains });
+      if (domains !== undefined)
+        wanted.set(certificateId(listener.name, domains), { listener: listener.name, domains });
     }
     if (acme === undefined || wanted.size === 0) wanted.clear();
     if (JSON.stringify(acme) !== JSON.stringify(this.#config)) {
@@ -93,7 +94,11 @@ export class AcmeResolver {
           { listener, domains, validUntil: new Date(until).toISOString() },
           'serving a self-signed certificate while the first ACME order runs',
         );
-      else this.#log.info({ listener, domains, validUntil: new Date(until).toISOString() }, 'serving the stored certificate');
+      else
+        this.#log.info(
+          { listener, domains, validUntil: new Date(until).toISOString() },
+          'serving the stored certificate',
+        );
     }
     await this.#publishNow();
     for (const managed of added) this.#schedule(managed, managed.renewalDueAt());
@@ -170,7 +175,12 @@ export class AcmeResolver {
       await this.#publishNow();
       const { until } = managed.validity;
       this.#log.info(
-        { listener: managed.listener, domains: managed.domains, validUntil: new Date(until).toISOString(), ms: Date.now() - startedAt },
+        {
+          listener: managed.listener,
+          domains: managed.domains,
+          validUntil: new Date(until).toISOString(),
+          ms: Date.now() - startedAt,
+        },
         'ACME certificate issued and served',
       );
       this.#schedule(managed, managed.renewalDueAt());

@@ -75,7 +75,9 @@ export class AcmeStorage {
 
 /** The folder name of a certificate: its first domain and a hash of all of them (and of its listener). */
 export function certificateId(listener: string, domains: readonly string[]): string {
-  const hash = createHash('sha256').update(`${listener}\n${[...domains].sort().join('\n')}`).digest('hex');
+  const hash = createHash('sha256')
+    .update(`${listener}\n${[...domains].sort().join('\n')}`)
+    .digest('hex');
   return `${domains[0]!.toLowerCase()}-${hash.slice(0, 10)}`;
 }
 

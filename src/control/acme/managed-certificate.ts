@@ -44,12 +44,20 @@ export class ManagedCertificate {
   nextAttemptAt: number | undefined;
   ordering = false;
 
-  constructor(id: string, listener: string, domains: readonly string[], key: string, stored: StoredCertificate | undefined) {
+  constructor(
+    id: string,
+    listener: string,
+    domains: readonly string[],
+    key: string,
+    stored: StoredCertificate | undefined,
+  ) {
     this.id = id;
     this.listener = listener;
     this.domains = domains;
     const usable = stored !== undefined && coversDomains(stored.cert, domains);
-    this.#served = usable ? served(stored.cert, stored.key, false) : served(selfSignedCertificate(domains, key), key, true);
+    this.#served = usable
+      ? served(stored.cert, stored.key, false)
+      : served(selfSignedCertificate(domains, key), key, true);
   }
 
   get selfSigned(): boolean {

@@ -8,6 +8,7 @@ import type { Logger } from '../../core/log.js';
 import { throttledErrorLog } from '../../core/throttled-log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import type { ListenerRuntime } from '../runtime.js';
+import { acmeTlsAlpn, acmeTlsOptions, type AcmeChallenges } from './acme-challenges.js';
 import { HttpListener } from './http-listener.js';
 import { Http2Sessions } from './http2-sessions.js';
 import { intermediateCiphers, TlsContexts, type CertificateInfo } from './tls-contexts.js';
@@ -33,21 +34,36 @@ export class HttpsListener {
   /** Open TCP connections (handshakes included), what those already closed exchanged, and how many are admitted. */
   readonly #connections = new ClientConnections();
   #runtime: ListenerRuntime;
+  /** Stops hearing about ACME certificate changes (on close). */
+  readonly #unsubscribe: () => void;
 
-  constructor(runtime: ListenerRuntime, log: Logger) {
+  /** `acme`: the data plane's ACME material (managed certificates, TLS-ALPN-01 challenges). */
+  constructor(runtime: ListenerRuntime, log: Logger, acme?: AcmeChallenges) {
     const tls = runtime.snapshot.tls;
     if (tls === undefined) throw new Error(`listener ${runtime.snapshot.name} has no tls`);
     this.#runtime = runtime;
     this.#log = log.child({ listener: runtime.snapshot.name });
+    const name = runtime.snapshot.name;
     // Handshakes without SNI (clients that dial an IP address) get the first certificate.
-    this.#contexts = new TlsContexts(tls, this.#log, (defaults) => this.#tls.setSecureContext(defaults));
+    this.#contexts = new TlsContexts(
+      tls,
+      this.#log,
+      (defaults) => this.#tls.setSecureContext(defaults),
+      () => acme?.certificatesFor(name) ?? [],
+    );
+    this.#unsubscribe =
+      acme?.subscribe((changed) => (changed === name ? this.#reloadManaged() : Promise.resolve())) ?? (() => undefined);
     this.#http1 = new HttpListener(runtime, log);
     this.#h2 = new Http2Sessions(() => this.#runtime);
     const http2 = runtime.snapshot.http2 ?? true;
+    const protocols = http2 ? ['h2', 'http/1.1'] : ['http/1.1'];
+    const contextFor = (serverName: string | undefined): ReturnType<TlsContexts['contextFor']> =>
+      this.#contexts.contextFor(serverName);
     this.#tls = createTlsServer(
       {
-        SNICallback: (name, done) => done(null, this.#contexts.contextFor(name)),
-        ALPNProtocols: http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+        ...(tls.acme !== undefined && acme !== undefined
+          ? acmeTlsOptions(acme, protocols, contextFor)
+          : { SNICallback: (n: string, done) => done(null, contextFor(n)), ALPNProtocols: protocols }),
         minVersion: tls.minVersion,
         ciphers: intermediateCiphers,
         honorCipherOrder: false,
@@ -84,7 +100,20 @@ export class HttpsListener {
   }
 
   accepts(next: ListenerRuntime): boolean {
-    return this.#http1.accepts(next) && (this.#runtime.snapshot.http2 ?? true) === (next.snapshot.http2 ?? true);
+    return (
+      this.#http1.accepts(next) &&
+      (this.#runtime.snapshot.http2 ?? true) === (next.snapshot.http2 ?? true) &&
+      (this.#runtime.snapshot.tls?.acme === undefined) === (next.snapshot.tls?.acme === undefined)
+    );
+  }
+
+  /** The ACME resolver published new certificates for this listener: new handshakes get them. */
+  #reloadManaged(): Promise<void> {
+    return this.#contexts
+      .load()
+      .catch((error: unknown) =>
+        this.#log.error({ err: error }, 'managed certificate reload failed; the previous certificates stay'),
+      );
   }
 
   /** Swaps in a new runtime; certificates are read again (a failure keeps the old ones and is logged). */
@@ -126,6 +155,7 @@ export class HttpsListener {
    */
   async close(deadlineMs: number): Promise<boolean> {
     this.#contexts.unwatch();
+    this.#unsubscribe();
     const closed = Promise.all([closeServer(this.#tls), closeServer(this.#front?.server)]);
     this.#h2.goAway();
     return drainUntil(
@@ -160,7 +190,9 @@ export class HttpsListener {
     this.#sockets.add(socket);
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => undefined);
-    if (socket.alpnProtocol === 'h2') this.#h2.accept(socket);
+    // A TLS-ALPN-01 validation is over once the handshake showed the certificate (RFC 8737 §3).
+    if (socket.alpnProtocol === acmeTlsAlpn) socket.destroy();
+    else if (socket.alpnProtocol === 'h2') this.#h2.accept(socket);
     else this.#http1.accept(socket);
   };
 }

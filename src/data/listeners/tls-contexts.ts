@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, basename } from 'node:path';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { ListenerConfig } from '../../config/schema.js';
+import type { AcmeServedCertificate } from '../../core/acme-material.js';
 import type { Logger } from '../../core/log.js';
 
 type TlsConfig = NonNullable<ListenerConfig['tls']>;
@@ -20,6 +21,7 @@ export const intermediateCiphers = [
 
 /** What the admin API and logs say about a loaded certificate. */
 export interface CertificateInfo {
+  /** The certificate file as configured, or `acme:<first domain>` for a certificate the ACME resolver manages. */
   readonly file: string;
   readonly names: readonly string[];
   /** Epoch ms after which it is no longer valid. */
@@ -53,20 +55,39 @@ export class TlsContexts {
   #debounce: NodeJS.Timeout | undefined;
 
   readonly #onLoad: ((defaults: SecureContextOptions) => void) | undefined;
+  /** Certificates held in memory (ACME), served after the files. */
+  readonly #managed: () => readonly AcmeServedCertificate[];
 
-  /** `onLoad` receives the default certificate's options after every (re)load, for the server's default context. */
-  constructor(config: TlsConfig, log: Logger, onLoad?: (defaults: SecureContextOptions) => void) {
+  /**
+   * `onLoad` receives the default certificate's options after every (re)load, for the server's default context;
+   * `managed` lists the ACME certificates of the listener (read on every load).
+   */
+  constructor(
+    config: TlsConfig,
+    log: Logger,
+    onLoad?: (defaults: SecureContextOptions) => void,
+    managed: () => readonly AcmeServedCertificate[] = () => [],
+  ) {
     this.#config = config;
     this.#log = log;
     this.#onLoad = onLoad;
+    this.#managed = managed;
   }
 
   /** Reads every certificate; rejects (and keeps what was loaded before) when one cannot be used. */
   async load(config: TlsConfig = this.#config): Promise<void> {
     const contexts: { context: SecureContext; names: readonly string[]; options: SecureContextOptions }[] = [];
     const certificates: CertificateInfo[] = [];
-    for (const entry of config.certificates) {
-      const [cert, key] = await Promise.all([readFile(entry.cert), readFile(entry.key)]);
+    const entries: { cert: string; key: string; serverNames?: readonly string[] | undefined; pem?: true }[] = [
+      ...config.certificates,
+      ...this.#managed().map((c) => ({ cert: c.cert, key: c.key, serverNames: c.domains, pem: true as const })),
+    ];
+    if (entries.length === 0) throw new Error('no certificate to serve yet (the ACME resolver has published none)');
+    for (const entry of entries) {
+      const [cert, key] =
+        entry.pem === true
+          ? [Buffer.from(entry.cert), Buffer.from(entry.key)]
+          : await Promise.all([readFile(entry.cert), readFile(entry.key)]);
       const options: SecureContextOptions = {
         cert,
         key,
@@ -78,10 +99,12 @@ export class TlsContexts {
       const x509 = new X509Certificate(cert);
       const names = entry.serverNames ?? namesOf(x509);
       const notAfter = Date.parse(x509.validTo);
-      certificates.push({ file: entry.cert, names, notAfter });
+      const file = entry.pem === true ? `acme:${names[0]}` : entry.cert;
+      certificates.push({ file, names, notAfter });
       const leftMs = notAfter - Date.now();
-      if (leftMs < expiryWarningMs) {
-        const details = { file: entry.cert, names, notAfter: new Date(notAfter).toISOString() };
+      // Managed certificates: the ACME resolver logs their renewals and failures itself.
+      if (leftMs < expiryWarningMs && entry.pem !== true) {
+        const details = { file, names, notAfter: new Date(notAfter).toISOString() };
         if (leftMs <= 0) this.#log.warn(details, 'certificate has expired');
         else this.#log.warn({ ...details, daysLeft: Math.floor(leftMs / 86_400_000) }, 'certificate expires soon');
       }
