@@ -30,8 +30,12 @@ export class AcmeAccount {
       acme.axios.defaults.httpsAgent = new Agent({ ca: readFileSync(config.directoryCa) });
       directoryAgentFor = config.directoryCa;
     }
-    // Three tries of a 429/5xx answer, each after its Retry-After; then the resolver's own back-off takes over.
-    (acme.axios.defaults as { acmeSettings?: { retryMaxAttempts: number } }).acmeSettings!.retryMaxAttempts = 3;
+    // Two more tries of a 429/5xx answer (or none at all), each after its Retry-After (else 2 s, then 4 s); then the
+    // resolver's own back-off takes over.
+    const settings = (acme.axios.defaults as { acmeSettings?: { retryMaxAttempts: number; retryDefaultDelay: number } })
+      .acmeSettings!;
+    settings.retryMaxAttempts = 2;
+    settings.retryDefaultDelay = 2;
     this.#client = new acme.Client({
       directoryUrl: config.directory,
       accountKey,

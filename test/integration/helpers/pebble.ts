@@ -17,6 +17,8 @@ export interface PebbleOptions {
   readonly port?: number;
   /** Written into issued certificates as their OCSP responder. */
   readonly ocspResponderUrl?: string;
+  /** Leaves the CA down until `start()` (the DNS server runs at once). */
+  readonly deferStart?: boolean;
 }
 
 /**
@@ -115,7 +117,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     await exited;
   };
   try {
-    await start();
+    if (options.deferStart !== true) await start();
   } catch (error) {
     await stop();
     dns.kill('SIGKILL');
