@@ -13,11 +13,11 @@ import { TcpListener, type L4ListenerRuntime } from './listeners/tcp-listener.js
 import { UdpListener } from './listeners/udp-listener.js';
 
 type Listener = HttpListener | HttpsListener | TcpListener | UdpListener;
-import { TrustedProxies } from './proxy/forwarding.js';
+import { TrustedProxies } from './downstream/client-address.js';
 import { RouteTable } from './routing/route-table.js';
 import type { Balancer } from './balancing/balancer.js';
-import { hashKeyReader } from './proxy/hash-key.js';
-import { StickyKeys } from './proxy/sticky-keys.js';
+import { hashKeyReader } from './stickiness/hash-key.js';
+import { StickyKeys } from './stickiness/sticky-keys.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from './runtime.js';
 import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';

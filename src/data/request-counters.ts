@@ -8,7 +8,7 @@ import {
   type RouteTraffic,
 } from '../core/traffic.js';
 import type { RouteTable } from './routing/route-table.js';
-import type { HttpAccessRecord } from './access-records.js';
+import type { HttpAccessRecord } from './downstream/access-records.js';
 
 /**
  * The request counters of one listener's compiled route table, resolved at `apply()` time: a request finds its

@@ -12,10 +12,10 @@ import { drainUntil } from './drain.js';
 import { readPreface, type PrefaceVerdict } from './h2c-preface.js';
 import { Http2Sessions } from './http2-sessions.js';
 import { closeServer, proxyProtocolFront, sameProxyPeers, type ProxyProtocolFront } from './proxy-protocol-front.js';
-import { handleRequest } from '../proxy/http-proxy.js';
-import { OpenTunnels } from '../proxy/open-tunnels.js';
-import { sendProblem } from '../proxy/problem.js';
-import { proxyUpgrade } from '../proxy/websocket-tunnel.js';
+import { handleRequest } from '../http/http-proxy.js';
+import { OpenTunnels } from '../http/open-tunnels.js';
+import { sendProblem } from '../downstream/problem.js';
+import { proxyUpgrade } from '../http/websocket-tunnel.js';
 import type { ListenerRuntime } from '../runtime.js';
 
 /**

@@ -8,8 +8,8 @@ import {
 } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { proxiedClients } from '../proxy/forwarding.js';
-import { handleRequest } from '../proxy/http-proxy.js';
+import { proxiedClients } from '../downstream/client-address.js';
+import { handleRequest } from '../http/http-proxy.js';
 import type { ListenerRuntime } from '../runtime.js';
 
 /**

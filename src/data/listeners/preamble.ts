@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { readClientHello, type ClientHello } from '../l4/client-hello.js';
 import { readProxyHeader, type ProxyAddress } from '../l4/proxy-protocol.js';
-import { peerAddress } from '../proxy/forwarding.js';
+import { peerAddress } from '../downstream/client-address.js';
 
 /** The first bytes a connection must send before it is routed: a PROXY header, a ClientHello, or both. */
 export interface Preamble {

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import { throttledErrorLog } from '../../core/throttled-log.js';
-import { peerAddress, proxiedClients, TrustedProxies } from '../proxy/forwarding.js';
+import { peerAddress, proxiedClients, TrustedProxies } from '../downstream/client-address.js';
 import { readPreamble } from './preamble.js';
 
 /**

@@ -4,12 +4,12 @@ import { parseListenAddress, sameSocketAddress } from '../../config/address.js';
 import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { writeUdpSession } from '../access-records.js';
+import { writeUdpSession } from '../downstream/access-records.js';
 import type { ListenerSnapshot } from '../../core/snapshot.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
-import { peerAddress } from '../proxy/forwarding.js';
-import { pickEndpoint, reportFailure } from '../proxy/pick-endpoint.js';
-import { hostAndPort } from '../proxy/tcp-tunnel.js';
+import { peerAddress } from '../downstream/client-address.js';
+import { pickEndpoint, reportFailure } from '../upstream/pick-endpoint.js';
+import { hostAndPort } from '../l4/tcp-tunnel.js';
 import type { EndpointRuntime, ServiceRuntime } from '../runtime.js';
 import type { L4ListenerRuntime } from './tcp-listener.js';
 

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { proxyErrors } from '../../core/errors.js';
 import type { RouteRateLimitSnapshot } from '../../core/snapshot.js';
-import type { RequestHead } from '../proxy/forwarding.js';
-import { sendProblem } from '../proxy/problem.js';
+import type { RequestHead } from '../downstream/client-address.js';
+import { sendProblem } from '../downstream/problem.js';
 import type { OverloadGuard } from './overload-guard.js';
 
 /** One client key's bucket: `tokens` as of `at` (epoch ms). */

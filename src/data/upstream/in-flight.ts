@@ -2,7 +2,7 @@ import type { EndpointId } from '../../core/endpoint.js';
 import type { BalancingConfig } from '../../core/snapshot.js';
 import type { LoadGauge } from '../balancing/balancer.js';
 import type { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
-import { RetryBudget } from '../proxy/retry-budget.js';
+import { RetryBudget } from './retry-budget.js';
 import {
   emptyCodeCounts,
   emptyDurationBuckets,

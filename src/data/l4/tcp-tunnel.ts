@@ -2,11 +2,11 @@ import { connect, type Socket } from 'node:net';
 import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors } from '../../core/errors.js';
 import { accessFlags } from '../../core/access-entry.js';
-import type { ConnectionAccessRecord } from '../access-records.js';
+import type { ConnectionAccessRecord } from '../downstream/access-records.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
-import { encodeProxyHeader, type ProxyAddress } from '../l4/proxy-protocol.js';
+import { encodeProxyHeader, type ProxyAddress } from './proxy-protocol.js';
 import type { EndpointRuntime, ServiceRuntime } from '../runtime.js';
-import { pickEndpoint, reportFailure } from './pick-endpoint.js';
+import { pickEndpoint, reportFailure } from '../upstream/pick-endpoint.js';
 
 /** Endpoints one connection may try before it is closed: a connect failure moves on, the client notices nothing. */
 const maxAttempts = 3;

@@ -1,5 +1,5 @@
 import type { BalancingConfig } from '../../core/snapshot.js';
-import type { RequestHead } from './forwarding.js';
+import type { RequestHead } from '../downstream/client-address.js';
 import { presentedKey } from './sticky-keys.js';
 
 /** Reads a request's hash key for `consistent-hash`; compiled once per snapshot from `balancing.hashKey`. */

@@ -1,59 +1,6 @@
-import { BlockList, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { randomUUID } from 'node:crypto';
-
-/**
- * Which peers are trusted to have set forwarding headers (X-Forwarded-*, Forwarded, X-Request-Id), compiled once
- * per listener from its `trustedProxies` CIDRs.
- */
-export class TrustedProxies {
-  readonly #list: BlockList | undefined;
-
-  constructor(cidrs: readonly string[]) {
-    if (cidrs.length === 0) {
-      this.#list = undefined;
-      return;
-    }
-    const list = new BlockList();
-    for (const cidr of cidrs) {
-      const [address = '', bits] = cidr.split('/');
-      const family = isIPv6(address) ? 'ipv6' : 'ipv4';
-      if (bits === undefined) list.addAddress(address, family);
-      else list.addSubnet(address, Number(bits), family);
-    }
-    this.#list = list;
-  }
-
-  /** True when `address` (already normalised by `peerAddress`) belongs to a trusted proxy. */
-  trusts(address: string): boolean {
-    if (this.#list === undefined || address === '') return false;
-    return this.#list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
-  }
-}
-
-/**
- * The client address a PROXY protocol header gave a connection, keyed by the raw socket. HTTP requests find it through
- * `clientAddressOf` (their socket is the raw one, a TLS socket over it, or an HTTP/2 session's socket proxy).
- */
-export const proxiedClients = new WeakMap<object, string>();
-
-/**
- * The client's address for a request or upgrade arriving on `socket`: the one a trusted PROXY header carried, else
- * the peer's (IPv4-mapped IPv6 turned back into IPv4).
- */
-export function clientAddressOf(socket: {
-  readonly remoteAddress?: string | undefined;
-  readonly _parent?: unknown;
-}): string {
-  const proxied =
-    proxiedClients.get(socket) ?? (socket._parent == null ? undefined : proxiedClients.get(socket._parent));
-  return proxied ?? peerAddress(socket.remoteAddress);
-}
-
-/** The socket's remote address with IPv4-mapped IPv6 (`::ffff:1.2.3.4`) turned back into IPv4. */
-export function peerAddress(remote: string | undefined): string {
-  if (remote === undefined) return '';
-  return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
-}
+import { peerAddress, type RequestHead, type TrustedProxies } from '../downstream/client-address.js';
 
 /** Request headers never forwarded (RFC 9110 §7.6.1 hop-by-hop, CONTRACT.md §3), by lower-case name. */
 const requestHopByHop = new Set([
@@ -86,22 +33,6 @@ const responseHopByHop = new Set([
   // An instance's report of its own load is for the balancer (least-load), not for clients.
   'x-load',
 ]);
-
-/** What `forwardRequestHeaders` learnt while copying the request header block. */
-export interface RequestHead {
-  /** Flat `[name, value, name, value …]` list for the upstream request. */
-  readonly headers: string[];
-  readonly host: string | undefined;
-  /** More than one `Host` field: the request is rejected (CONTRACT.md §3). */
-  readonly duplicateHost: boolean;
-  /** The request carries a body (a non-zero Content-Length or chunked framing). */
-  readonly hasBody: boolean;
-  /** The declared body length; undefined for chunked bodies or none. */
-  readonly contentLength: number | undefined;
-  readonly requestId: string;
-  /** The right-most untrusted address: the peer, or from X-Forwarded-For when the peer is a trusted proxy. */
-  readonly clientIp: string;
-}
 
 /**
  * Copies a request header block for the upstream: hop-by-hop fields (and those the client's `Connection` lists) are

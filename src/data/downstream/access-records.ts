@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { accessFlags } from '../core/access-entry.js';
-import type { RouteSnapshot } from '../core/snapshot.js';
-import type { AccessLog } from '../observability/access-log.js';
-import { clientAddressOf, type RequestHead } from './proxy/forwarding.js';
-import { answeredProblems } from './proxy/problem.js';
+import { accessFlags } from '../../core/access-entry.js';
+import type { RouteSnapshot } from '../../core/snapshot.js';
+import type { AccessLog } from '../../observability/access-log.js';
+import { clientAddressOf, type RequestHead } from './client-address.js';
+import { answeredProblems } from './problem.js';
 
 /**
  * What the data plane notes for the access log while a request, tunnel or connection runs. A record exists only when

@@ -1,18 +1,18 @@
-import { pickEndpoint, reportFailure } from './pick-endpoint.js';
+import { pickEndpoint, reportFailure } from '../upstream/pick-endpoint.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
 import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime } from '../runtime.js';
-import { HttpAccessRecord } from '../access-records.js';
-import type { RequestHead } from './forwarding.js';
+import { HttpAccessRecord } from '../downstream/access-records.js';
+import type { RequestHead } from '../downstream/client-address.js';
 import type { OpenTunnels } from './open-tunnels.js';
-import { issueStickyKey, stickyChoice } from './sticky-choice.js';
-import type { StickyClaim } from './sticky-keys.js';
+import { issueStickyKey, stickyChoice } from '../stickiness/sticky-choice.js';
+import type { StickyClaim } from '../stickiness/sticky-keys.js';
 import { BodyEnd, ResponseHeadReader, type ResponseHead } from './upgrade-response.js';
 import { routeUpgrade, type RoutedUpgrade } from './upgrade-routing.js';
-import { connectUpstream, writeRawProblem } from './upstream-socket.js';
+import { connectUpstream, writeRawProblem } from '../upstream/upstream-socket.js';
 
 /** Attempts per tunnel on connect failure: the first endpoint and one other (CONTRACT.md §1). */
 const maxAttempts = 2;

@@ -1,9 +1,10 @@
-import { hygieneProblem } from './request-hygiene.js';
+import { hygieneProblem } from '../downstream/request-hygiene.js';
 import type { IncomingMessage } from 'node:http';
 import { proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { RouteSnapshot } from '../../core/snapshot.js';
 import type { ListenerRuntime, ServiceRuntime } from '../runtime.js';
-import { forwardRequestHeaders, clientAddressOf, type RequestHead } from './forwarding.js';
+import { forwardRequestHeaders } from './forwarding-headers.js';
+import { clientAddressOf, type RequestHead } from '../downstream/client-address.js';
 import { routeRequest } from './route-actions.js';
 
 /** Where an accepted upgrade goes, and what the upstream is sent. */
