@@ -85,17 +85,17 @@ test('an https listener with tls.acme starts on a logged stand-in, then serves t
   assert.equal(state?.lastError, null);
   assert.equal(state?.serial, cert.serialNumber);
   // Renewal is planned at two thirds of the lifetime (Pebble's default lifetime is five years).
-  const from = Date.parse(state!.validFrom);
-  const until = Date.parse(state!.validUntil);
-  const renewal = Date.parse(state!.nextAttemptAt!);
-  assert.ok(Math.abs(renewal - (from + ((until - from) * 2) / 3)) < 5_000, `renewal at ${state!.nextAttemptAt}`);
+  const from = Date.parse(state.validFrom);
+  const until = Date.parse(state.validUntil);
+  const renewal = Date.parse(state.nextAttemptAt!);
+  assert.ok(Math.abs(renewal - (from + ((until - from) * 2) / 3)) < 5_000, `renewal at ${state.nextAttemptAt}`);
 
   // Routing is untouched: a token nobody waits for is an ordinary request.
   const stray = await send(`http://127.0.0.1:${http}/.well-known/acme-challenge/not-awaited`);
   assert.equal(stray.body, 'routed');
 
   // Keys and certificates are owner-only.
-  for (const file of ['account.key', `certificates/${state!.id}/key.pem`, `certificates/${state!.id}/cert.pem`])
+  for (const file of ['account.key', `certificates/${state.id}/key.pem`, `certificates/${state.id}/cert.pem`])
     assert.equal((await stat(join(storage, file))).mode & 0o777, 0o600, file);
   assert.equal((await stat(storage)).mode & 0o777, 0o700);
 
