@@ -10,6 +10,7 @@ import type { ListenerTraffic } from '../../core/traffic.js';
 import type { ListenerRuntime } from '../runtime.js';
 import { acmeTlsAlpn, acmeTlsOptions, type AcmeChallenges } from './acme-challenges.js';
 import { HttpListener } from './http-listener.js';
+import { OcspStapler } from './ocsp-stapling.js';
 import { Http2Sessions } from './http2-sessions.js';
 import { intermediateCiphers, TlsContexts, type CertificateInfo } from './tls-contexts.js';
 
@@ -36,6 +37,8 @@ export class HttpsListener {
   #runtime: ListenerRuntime;
   /** Stops hearing about ACME certificate changes (on close). */
   readonly #unsubscribe: () => void;
+  /** With `tls.ocspStapling`: OCSP responses fetched in the background, stapled from cache. */
+  readonly #stapler: OcspStapler | undefined;
 
   /** `acme`: the data plane's ACME material (managed certificates, TLS-ALPN-01 challenges). */
   constructor(runtime: ListenerRuntime, log: Logger, acme?: AcmeChallenges) {
@@ -44,11 +47,15 @@ export class HttpsListener {
     this.#runtime = runtime;
     this.#log = log.child({ listener: runtime.snapshot.name });
     const name = runtime.snapshot.name;
+    this.#stapler = tls.ocspStapling ? new OcspStapler(this.#log) : undefined;
     // Handshakes without SNI (clients that dial an IP address) get the first certificate.
     this.#contexts = new TlsContexts(
       tls,
       this.#log,
-      (defaults) => this.#tls.setSecureContext(defaults),
+      (defaults) => {
+        this.#tls.setSecureContext(defaults);
+        this.#stapler?.track(this.#contexts.chains);
+      },
       () => acme?.certificatesFor(name) ?? [],
     );
     this.#unsubscribe =
@@ -71,6 +78,7 @@ export class HttpsListener {
       this.#onSecureConnection,
     );
     this.#tls.on('tlsClientError', (_error, socket) => socket.destroy());
+    if (this.#stapler !== undefined) this.#tls.on('OCSPRequest', this.#stapler.staple);
     this.#tls.on('connection', this.#onConnection);
     this.#tls.on('error', throttledErrorLog(this.#log, 'listener error'));
     this.#front = proxyProtocolFront(this.#tls, runtime.snapshot, this.#log);
@@ -103,7 +111,8 @@ export class HttpsListener {
     return (
       this.#http1.accepts(next) &&
       (this.#runtime.snapshot.http2 ?? true) === (next.snapshot.http2 ?? true) &&
-      (this.#runtime.snapshot.tls?.acme === undefined) === (next.snapshot.tls?.acme === undefined)
+      (this.#runtime.snapshot.tls?.acme === undefined) === (next.snapshot.tls?.acme === undefined) &&
+      this.#runtime.snapshot.tls?.ocspStapling === next.snapshot.tls?.ocspStapling
     );
   }
 
@@ -156,6 +165,7 @@ export class HttpsListener {
   async close(deadlineMs: number): Promise<boolean> {
     this.#contexts.unwatch();
     this.#unsubscribe();
+    this.#stapler?.close();
     const closed = Promise.all([closeServer(this.#tls), closeServer(this.#front?.server)]);
     this.#h2.goAway();
     return drainUntil(

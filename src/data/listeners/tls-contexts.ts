@@ -36,6 +36,8 @@ interface Loaded {
   /** The first certificate's options: the server's default context, for handshakes without SNI. */
   readonly fallbackOptions: SecureContextOptions;
   readonly certificates: readonly CertificateInfo[];
+  /** Each certificate's PEM chain (for OCSP stapling). */
+  readonly chains: readonly Buffer[];
 }
 
 /** Certificates expiring sooner than this are warned about when loaded. */
@@ -78,6 +80,7 @@ export class TlsContexts {
   async load(config: TlsConfig = this.#config): Promise<void> {
     const contexts: { context: SecureContext; names: readonly string[]; options: SecureContextOptions }[] = [];
     const certificates: CertificateInfo[] = [];
+    const chains: Buffer[] = [];
     const entries: { cert: string; key: string; serverNames?: readonly string[] | undefined; pem?: true }[] = [
       ...config.certificates,
       ...this.#managed().map((c) => ({ cert: c.cert, key: c.key, serverNames: c.domains, pem: true as const })),
@@ -96,6 +99,7 @@ export class TlsContexts {
         honorCipherOrder: false,
       };
       const context = createSecureContext(options);
+      chains.push(cert);
       const x509 = new X509Certificate(cert);
       const names = entry.serverNames ?? namesOf(x509);
       const notAfter = Date.parse(x509.validTo);
@@ -127,6 +131,7 @@ export class TlsContexts {
       fallback: contexts[0]!.context,
       fallbackOptions: contexts[0]!.options,
       certificates,
+      chains,
     };
     this.#onLoad?.(contexts[0]!.options);
     this.#log.info(
@@ -149,6 +154,11 @@ export class TlsContexts {
 
   get certificates(): readonly CertificateInfo[] {
     return this.#loaded?.certificates ?? [];
+  }
+
+  /** The PEM chain of every certificate loaded (OCSP stapling reads the issuer and responder from them). */
+  get chains(): readonly Buffer[] {
+    return this.#loaded?.chains ?? [];
   }
 
   /** Reloads the certificates when a file changes (watching each file's directory, so atomic saves are seen). */
