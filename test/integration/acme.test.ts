@@ -38,6 +38,7 @@ async function balancerFor(
   ports: { http?: number; https: number },
   storage: string,
   acme: Record<string, unknown> = {},
+  top: Record<string, unknown> = {},
 ): Promise<AcmeBalancer> {
   const listeners: Record<string, unknown>[] = [
     { name: 'websecure', protocol: 'https', address: `127.0.0.1:${ports.https}`, tls: { acme: { domains } } },
@@ -56,6 +57,7 @@ async function balancerFor(
     },
     listeners,
     routes: [{ match: {}, respond: { status: 200, body: 'routed' } }],
+    ...top,
   });
   t.after(() => lb.stop());
   return lb;
@@ -203,4 +205,33 @@ test('revoking through the admin API revokes at the CA and serves a new certific
   assert.equal(await pebble.status(next.serialNumber), 'Valid');
   const unknown = await callApi(lb.admin, 'POST', '/api/acme/certificates/nope/revoke', { token: null });
   assert.equal(unknown.status, 404);
+});
+
+test('with workers the challenges and certificates reach every worker (HTTP-01 tokens answered by whichever worker gets the connection)', async (t) => {
+  const [http, https] = [await freePort(), await freePort()];
+  const pebble = await pebbleFor(t, { httpPort: http, tlsPort: https });
+  const lb = await balancerFor(t, pebble, { http, https }, await storageDir(t), {}, { workers: 2 });
+  const first = await waitForIssued(https, 'www.acme.test', () => pebble.root());
+  // Every handshake, whichever worker takes it, gets the issued certificate.
+  const serials = new Set<string>();
+  for (let i = 0; i < 20; i++) serials.add((await servedCertificate(https, 'www.acme.test')).serialNumber);
+  assert.deepEqual([...serials], [first.serialNumber]);
+  // A renewal ordered through the API reaches the workers too (tokens on the http listener, then the new certificate).
+  const [state] = await lb.certificates();
+  assert.equal(
+    (await callApi(lb.admin, 'POST', `/api/acme/certificates/${state!.id}/renew`, { token: null })).status,
+    202,
+  );
+  const renewed = await waitFor(
+    async () => {
+      const cert = await servedCertificate(https, 'www.acme.test', await pebble.root());
+      return cert.serialNumber !== first.serialNumber && cert;
+    },
+    60_000,
+    'the renewed certificate on the workers',
+    100,
+  );
+  const after = new Set<string>();
+  for (let i = 0; i < 20; i++) after.add((await servedCertificate(https, 'www.acme.test')).serialNumber);
+  assert.deepEqual([...after], [renewed.serialNumber]);
 });
