@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { register, type RegistrationHandle } from '../client/register.js';
 import { createLogger, type LogFormat } from '../core/log.js';
 import { createSwitchyard } from '../main.js';
+import { generateAdminToken, publishAdminToken } from './admin-token.js';
 import { startDemoInstance } from './demo-instance.js';
 import { runUntilStopped } from './run-until-stopped.js';
 
@@ -19,10 +19,16 @@ export interface DemoOptions {
  */
 export async function demo(options: DemoOptions): Promise<number> {
   const log = createLogger({ format: options.logFormat, level: process.env['SWITCHYARD_LOG_LEVEL'] ?? 'warn' });
-  const token = process.env['SWITCHYARD_ADMIN_TOKEN'] ?? randomBytes(12).toString('base64url');
+  const fromEnv = process.env['SWITCHYARD_ADMIN_TOKEN'];
+  const token = fromEnv !== undefined && fromEnv !== '' ? fromEnv : generateAdminToken();
+  // The instances register with a token that can do nothing else (docs/security.md), as real ones should.
+  const registerToken = generateAdminToken();
   const switchyard = await createSwitchyard(
     {
-      admin: { address: options.admin, tokens: { admin: token } },
+      admin: {
+        address: options.admin,
+        tokens: { admin: token, register: [{ token: registerToken, services: ['demo'] }] },
+      },
       registry: { store: 'memory' },
       listeners: [{ name: 'web', protocol: 'http', address: options.listen, service: 'demo' }],
       services: {
@@ -40,16 +46,28 @@ export async function demo(options: DemoOptions): Promise<number> {
   const { port } = switchyard.address('web');
   const adminAddress = switchyard.address('admin');
   const adminUrl = `http://127.0.0.1:${adminAddress.port}`;
+  const tokenFile = token === fromEnv ? undefined : await publishAdminToken(adminUrl, adminAddress.port, token, log);
   const names = Array.from({ length: options.instances }, (_, i) => `instance-${String.fromCharCode(97 + i)}`);
   const instances = await Promise.all(names.map((name) => startDemoInstance(name)));
   const registrations: RegistrationHandle[] = await Promise.all(
     instances.map((instance) =>
-      register({ admin: adminUrl, token, service: 'demo', id: instance.name, url: instance.url, ttl: '5s' }),
+      register({
+        admin: adminUrl,
+        token: registerToken,
+        service: 'demo',
+        id: instance.name,
+        url: instance.url,
+        ttl: '5s',
+      }),
     ),
   );
   const stopInstances = async (): Promise<void> => {
+    process.stdout.write(
+      `\nStopping: ${instances.length} instances deregister and stop, then the balancer drains (in-flight requests finish, 30 s at most) and exits.\n`,
+    );
     await Promise.all(registrations.map((registration) => registration.close()));
     await Promise.all(instances.map((instance) => instance.close()));
+    await tokenFile?.remove();
   };
   const lines = [
     `Switchyard demo: a balancer on http://localhost:${port} in front of ${instances.length} instances that registered themselves`,
@@ -63,12 +81,12 @@ export async function demo(options: DemoOptions): Promise<number> {
     'Each request prints its access-log line here (JSON: endpoint, timings, retries, flags).',
     '',
     `The live dashboard: ${adminUrl}/dashboard/  (sign in with the token ${token})`,
-    `  npx switchyard status --admin ${adminUrl} --token ${token} --watch   # the same overview in the terminal`,
+    `  npx switchyard status --admin ${adminUrl} --watch   # the same overview in the terminal (finds the token itself)`,
     '',
     `The admin API is on ${adminUrl} (token: ${token}):`,
     `  curl -s -H 'Authorization: Bearer ${token}' ${adminUrl}/api/services/demo`,
     `  curl -s -X PUT -H 'Authorization: Bearer ${token}' -d '{"state":"drain"}' ${adminUrl}/api/services/demo/endpoints/instance-a/state`,
-    `  npx switchyard register --admin ${adminUrl} --token ${token} --service demo --url http://127.0.0.1:3000`,
+    `  npx switchyard register --admin ${adminUrl} --service demo --url http://127.0.0.1:3000`,
     '',
     'Ctrl-C stops everything.',
     '',

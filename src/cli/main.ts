@@ -1,6 +1,7 @@
 import { algorithms } from '../config/schema.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SwitchyardError } from '../core/errors.js';
+import { adminConnection, withAdminTlsOptions } from './admin-connection.js';
 import { demo } from './demo.js';
 import { registerCommand } from './register.js';
 import { reloadCommand } from './reload.js';
@@ -90,7 +91,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       code = await demo(options);
     });
 
-  program
+  const registerVerb = program
     .command('register')
     .description('register an instance with a balancer and keep its lease alive until stopped, then deregister')
     .requiredOption('--admin <url>', 'admin API base URL, such as http://127.0.0.1:9901')
@@ -99,43 +100,50 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--id <id>', 'endpoint id (default: host:port of --url)')
     .option('--ttl <duration>', 'lease length, such as 10s', '10s')
     .option('--weight <n>', 'relative share of traffic', nonNegativeInt)
-    .option('--token <token>', 'admin token (default: $SWITCHYARD_ADMIN_TOKEN)')
-    .action(
-      async (options: {
-        admin: string;
-        service: string;
-        url: string;
-        id?: string;
-        ttl: string;
-        weight?: number;
-        token?: string;
-      }) => {
-        const token = options.token ?? process.env['SWITCHYARD_ADMIN_TOKEN'];
-        code = await registerCommand({ ...options, ...(token === undefined ? {} : { token }) });
-      },
+    .option(
+      '--token <token>',
+      'registration or admin token (default: $SWITCHYARD_REGISTER_TOKEN, $SWITCHYARD_ADMIN_TOKEN, the token file)',
     );
+  withAdminTlsOptions(registerVerb).action(
+    async (options: {
+      admin: string;
+      service: string;
+      url: string;
+      id?: string;
+      ttl: string;
+      weight?: number;
+      token?: string;
+    }) => {
+      const connection = adminConnection(options, ['SWITCHYARD_REGISTER_TOKEN', 'SWITCHYARD_ADMIN_TOKEN']);
+      code = await registerCommand({ ...options, ...connection });
+    },
+  );
 
-  program
+  const reloadVerb = program
     .command('reload')
     .description('ask a running balancer to re-read its configuration file (and, with --workers, to roll its workers)')
     .option('--admin <url>', 'admin API base URL', 'http://127.0.0.1:9901')
-    .option('--token <token>', 'admin token (default: $SWITCHYARD_ADMIN_TOKEN)')
-    .option('--workers', 'also replace the worker processes one at a time (workers > 0 only)')
-    .action(async (options: { admin: string; token?: string; workers?: boolean }) => {
-      const token = options.token ?? process.env['SWITCHYARD_ADMIN_TOKEN'];
-      code = await reloadCommand({ ...options, ...(token === undefined ? {} : { token }) });
-    });
+    .option('--token <token>', 'admin token (default: $SWITCHYARD_ADMIN_TOKEN, the token file)')
+    .option('--workers', 'also replace the worker processes one at a time (workers > 0 only)');
+  withAdminTlsOptions(reloadVerb).action(async (options: { admin: string; token?: string; workers?: boolean }) => {
+    code = await reloadCommand({ ...options, ...adminConnection(options, ['SWITCHYARD_ADMIN_TOKEN']) });
+  });
 
-  program
+  const statusVerb = program
     .command('status')
     .description('services and endpoints with state, health, weight, in-flight, rate, errors and p99, as a table')
     .option('--admin <url>', 'admin API base URL', 'http://127.0.0.1:9901')
-    .option('--token <token>', 'read or admin token (default: $SWITCHYARD_ADMIN_TOKEN)')
-    .option('--watch', 'print a new table every second until interrupted')
-    .action(async (options: { admin: string; token?: string; watch?: boolean }) => {
-      const token = options.token ?? process.env['SWITCHYARD_ADMIN_TOKEN'];
-      code = await statusCommand({ ...options, ...(token === undefined || token === '' ? {} : { token }) });
+    .option('--token <token>', 'read or admin token (default: $SWITCHYARD_ADMIN_TOKEN, the token file)')
+    .option('--watch', 'print a new table every second until interrupted');
+  withAdminTlsOptions(statusVerb).action(async (options: { admin: string; token?: string; watch?: boolean }) => {
+    // adminConnection also points fetch at the TLS options, for status's event stream.
+    const { token } = adminConnection(options, ['SWITCHYARD_ADMIN_TOKEN']);
+    code = await statusCommand({
+      admin: options.admin,
+      ...(options.watch === undefined ? {} : { watch: options.watch }),
+      ...(token === undefined ? {} : { token }),
     });
+  });
 
   program
     .command('simulate')
@@ -181,5 +189,5 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 // Run when executed directly (`tsx src/cli/main.ts …`); bin/switchyard.js imports `main` from the build instead.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  process.exitCode = await main(process.argv);
+  process.exit(await main(process.argv)); // never leave by draining the loop: see run-until-stopped.ts
 }

@@ -1,3 +1,4 @@
+import type { AdminTlsOptions } from '../client/admin-client.js';
 import { register } from '../client/register.js';
 import { exitCodes } from './run-until-stopped.js';
 
@@ -9,6 +10,7 @@ export interface RegisterCliOptions {
   readonly ttl: string;
   readonly weight?: number;
   readonly token?: string;
+  readonly tls?: AdminTlsOptions;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function registerCommand(options: RegisterCliOptions): Promise<numb
       ...(options.id === undefined ? {} : { id: options.id }),
       ...(options.weight === undefined ? {} : { weight: options.weight }),
       ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
       onWarning: log,
     });
   } catch (error) {

@@ -15,7 +15,12 @@ export interface RunHooks {
 /**
  * Runs a started balancer until SIGTERM or SIGINT, then drains it (in-flight requests finish within the deadline).
  * A second SIGINT or SIGTERM stops at once. SIGUSR1 reopens the access log files (after logrotate moved them).
- * Resolves with the process exit code.
+ * Resolves with the process exit code, which the CLI passes to `process.exit()` at once (bin/switchyard.js and
+ * src/cli/main.ts): a stopped process never leaves by letting its event loop drain. That way ends in Node's environment
+ * teardown (`FreeEnvironment` → `RunCleanup` → `CleanupHandles`), which closes every remaining handle and calls
+ * `uv_run` until every pending request has called back; a request that never does (nodejs/node#47748) makes it spin
+ * at 100 % CPU forever, as 1 stop in about 60 did in the benchmark. `process.exit()` skips that teardown.
+ * Logs `started` once the handlers are in place: a stop signal before that ends the process at once, without a drain.
  */
 export function runUntilStopped(switchyard: Switchyard, log: Logger, hooks: RunHooks = {}): Promise<number> {
   return new Promise((resolve) => {
@@ -64,5 +69,7 @@ export function runUntilStopped(switchyard: Switchyard, log: Logger, hooks: RunH
     process.on('SIGHUP', onReload);
     process.on('SIGUSR2', onReload);
     process.on('SIGUSR1', onReopen);
+    // From here on a stop drains: a SIGTERM before this line (during start) ends the process at once.
+    log.info({ pid: process.pid }, 'started');
   });
 }

@@ -4,6 +4,7 @@ import { SwitchyardError } from '../core/errors.js';
 import { createLogger, type LogFormat } from '../core/log.js';
 import { startCluster, workerCount } from '../cluster/primary.js';
 import { createSwitchyard } from '../main.js';
+import { generateAdminToken, publishAdminToken } from './admin-token.js';
 import { exitCodes, runUntilStopped } from './run-until-stopped.js';
 import { watchConfigFile } from './watch-config.js';
 
@@ -28,8 +29,13 @@ export async function start(options: StartOptions): Promise<number> {
   if (!oneLiner && options.listen !== undefined)
     throw new SwitchyardError('--listen needs at least one --to URL', exitCodes.usage);
   let config: SwitchyardConfigInput;
+  /** The one-liner's admin token when it made one (no SWITCHYARD_ADMIN_TOKEN): printed and kept in the token file. */
+  let generated: string | undefined;
   if (oneLiner) {
-    config = oneLinerConfig(options.listen ?? ':8080', options.to ?? [], options.algorithm, options.admin);
+    const fromEnv = process.env['SWITCHYARD_ADMIN_TOKEN'];
+    const token = fromEnv !== undefined && fromEnv !== '' ? fromEnv : (generated = generateAdminToken());
+    config = oneLinerConfig(options.listen ?? ':8080', options.to ?? [], options.algorithm, options.admin, token);
+    if (options.admin === 'off') generated = undefined;
   } else {
     const loaded = await loadConfigFile(file);
     if (!loaded.ok) {
@@ -37,6 +43,11 @@ export async function start(options: StartOptions): Promise<number> {
       return exitCodes.failure;
     }
     config = loaded.config;
+    if (adminIsOpen(config))
+      log.warn(
+        { admin: config.admin?.address ?? '127.0.0.1:9901' },
+        'the admin API has no token: any local user can drain, reweight or reload; set admin.tokens.admin',
+      );
   }
   const readFile = async (): Promise<SwitchyardConfigInput> => {
     const loaded = await loadConfigFile(file);
@@ -52,7 +63,23 @@ export async function start(options: StartOptions): Promise<number> {
     workers > 0 ? await startCluster(config, { logger: log, reload: readFile }, workers, options.logFormat) : undefined;
   const switchyard =
     cluster ?? (await createSwitchyard(config, { logger: log, ...(oneLiner ? {} : { reload: readFile }) }));
-  if (oneLiner) return runUntilStopped(switchyard, log);
+  if (oneLiner) {
+    const host = config.admin?.address?.replace(/:\d+$/, '') || '127.0.0.1';
+    const tokenFile =
+      generated === undefined
+        ? undefined
+        : await publishAdminToken(
+            `http://${host}:${switchyard.address('admin').port}`,
+            switchyard.address('admin').port,
+            generated,
+            log,
+          );
+    try {
+      return await runUntilStopped(switchyard, log);
+    } finally {
+      await tokenFile?.remove();
+    }
+  }
   const reload = async (): Promise<void> => {
     await switchyard.reload();
     log.info({ file }, 'configuration reloaded');
@@ -66,15 +93,22 @@ export async function start(options: StartOptions): Promise<number> {
   }
 }
 
-/** The configuration `start --listen ADDR --to URL …` stands for: one listener, one service, one catch-all route. */
+/**
+ * The configuration `start --listen ADDR --to URL …` stands for: one listener, one service, one catch-all route, and
+ * the admin API with `token` as its admin token.
+ */
 export function oneLinerConfig(
   listen: string,
   to: readonly string[],
   algorithm?: string,
   admin?: string,
+  token?: string,
 ): SwitchyardConfigInput {
   return {
-    admin: admin === 'off' ? { enabled: false } : { address: admin ?? '127.0.0.1:9901' },
+    admin:
+      admin === 'off'
+        ? { enabled: false }
+        : { address: admin ?? '127.0.0.1:9901', ...(token === undefined ? {} : { tokens: { admin: token } }) },
     listeners: [{ name: 'web', protocol: 'http', address: listen, service: 'default' }],
     services: {
       default: {
@@ -83,4 +117,13 @@ export function oneLinerConfig(
       },
     },
   };
+}
+
+/** True when a configuration file opens an admin API without any token (allowed on loopback only). */
+function adminIsOpen(config: SwitchyardConfigInput): boolean {
+  const admin = config.admin;
+  if (admin?.enabled === false) return false;
+  const set = (token: string | undefined): boolean => token !== undefined && token !== '';
+  const tokens = admin?.tokens;
+  return !set(tokens?.admin) && !set(tokens?.read) && !(tokens?.register ?? []).some((entry) => set(entry.token));
 }

@@ -1,11 +1,16 @@
-import { request } from 'undici';
+import { AdminClient, problemDetail, retryDelayMs, type AdminAnswer, type AdminTlsOptions } from './admin-client.js';
 
 /** Options of `register`: which balancer, which service, which instance. */
 export interface RegisterOptions {
   /** Base URL of the Switchyard admin API, such as `http://127.0.0.1:9901`. */
   readonly admin: string;
-  /** The admin token, when the admin API has one. */
+  /**
+   * A registration token for this service (`admin.tokens.register`), or the admin token; none when the admin API
+   * has no tokens.
+   */
   readonly token?: string;
+  /** For an admin API on `https://`: the CA of its certificate, and this instance's certificate under mTLS. */
+  readonly tls?: AdminTlsOptions;
   readonly service: string;
   /** This instance's URL as the balancer should reach it (`http://10.0.0.5:3000`). */
   readonly url: string;
@@ -35,19 +40,32 @@ export function parseDuration(value: number | string): number {
   return Number(match[1]) * scale;
 }
 
+/** Statuses worth trying again: the balancer (or its registry store) is busy or away for now. */
+const retryable = (status: number): boolean => status === 408 || status === 429 || status >= 500;
+
 class RegistrationError extends Error {
   constructor(
     message: string,
-    readonly status: number,
+    readonly answer: AdminAnswer,
   ) {
     super(message);
   }
 }
 
+const refusal = (what: string, answer: AdminAnswer): string => {
+  const detail = problemDetail(answer.json);
+  return `${what}: HTTP ${answer.status}${detail === undefined ? '' : ` (${detail})`}`;
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * Registers the calling instance with a Switchyard balancer and keeps its lease alive with heartbeats until
- * `close()`. Resolves once the first registration succeeded; while the balancer is unreachable it keeps trying
- * (with backoff), but a refusal that retrying cannot fix (bad token, unknown service, invalid URL) rejects.
+ * `close()`. Resolves once the first registration succeeded. While the balancer is unreachable or answers 503 (its
+ * registry store is away: `registry_unavailable`) it keeps trying, honouring `Retry-After`, with exponential back-off
+ * and jitter otherwise; a refusal that retrying cannot fix (bad token, unknown service, invalid URL) rejects. A
+ * heartbeat that fails the same way is tried again after the same delays instead of waiting a whole interval, and a
+ * lease the balancer no longer knows (404) is registered again.
  *
  * ```ts
  * const registration = await register({ admin: 'http://127.0.0.1:9901', service: 'api', url: 'http://127.0.0.1:3000' });
@@ -59,8 +77,7 @@ export async function register(options: RegisterOptions): Promise<RegistrationHa
   const ttlSeconds = Math.max(1, Math.round(ttlMs / 1000));
   const heartbeatMs = Math.max(250, Math.floor((ttlSeconds * 1000) / 3));
   const base = `${options.admin.replace(/\/$/, '')}/api/services/${encodeURIComponent(options.service)}/endpoints`;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (options.token !== undefined && options.token !== '') headers['authorization'] = `Bearer ${options.token}`;
+  const client = new AdminClient(options.token, options.tls);
   const warn = options.onWarning ?? (() => undefined);
   const body = JSON.stringify({
     url: options.url,
@@ -69,69 +86,81 @@ export async function register(options: RegisterOptions): Promise<RegistrationHa
     ...(options.weight === undefined ? {} : { weight: options.weight }),
     ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
   });
-
-  const call = async (
-    method: 'POST' | 'PUT' | 'DELETE',
-    url: string,
-    payload?: string,
-  ): Promise<{ status: number; json: unknown }> => {
-    const response = await request(url, { method, headers, body: payload, headersTimeout: 5_000, bodyTimeout: 5_000 });
-    const text = await response.body.text();
-    let json: unknown;
-    try {
-      json = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: response.statusCode, json };
-  };
+  let closed = false;
 
   const registerOnce = async (): Promise<string> => {
-    const { status, json } = await call('POST', base, body);
-    if (status === 200 || status === 201) return (json as { id: string }).id;
-    const detail =
-      (json as { detail?: string; title?: string } | undefined)?.detail ??
-      (json as { title?: string } | undefined)?.title;
-    throw new RegistrationError(
-      `registration refused: HTTP ${status}${detail === undefined ? '' : ` (${detail})`}`,
-      status,
-    );
+    const answer = await client.call('POST', base, body);
+    if (answer.status === 200 || answer.status === 201) return (answer.json as { id: string }).id;
+    throw new RegistrationError(refusal('registration refused', answer), answer);
+  };
+  /** Registers, trying again (without end) while the failure is one that time can fix. */
+  const registerPatiently = async (): Promise<string> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await registerOnce();
+      } catch (error) {
+        const answer = error instanceof RegistrationError ? error.answer : undefined;
+        if (answer !== undefined && !retryable(answer.status)) throw error;
+        const delay = retryDelayMs(attempt, answer?.retryAfterMs);
+        warn(`cannot register yet: ${(error as Error).message}; trying again in ${delay} ms`);
+        await sleep(delay);
+      }
+    }
   };
 
-  let closed = false;
-  let id: string | undefined;
-  for (let attempt = 0; id === undefined; attempt++) {
-    try {
-      id = await registerOnce();
-    } catch (error) {
-      if (error instanceof RegistrationError && error.status < 500) throw error;
-      warn(`cannot register yet: ${(error as Error).message}`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * 2 ** attempt)));
-    }
+  let id: string;
+  try {
+    id = await registerPatiently();
+  } catch (error) {
+    await client.close();
+    throw error;
   }
   const endpointUrl = `${base}/${encodeURIComponent(id)}`;
 
-  let timer: NodeJS.Timeout | undefined;
-  let beating: Promise<void> | undefined;
-  const beat = async (): Promise<void> => {
+  let failures = 0;
+  /** One heartbeat; resolves with the delay until the next one. */
+  const beat = async (): Promise<number> => {
+    let answer: AdminAnswer | undefined;
     try {
-      const { status } = await call('PUT', `${endpointUrl}/heartbeat`);
-      // The lease ran out (or the balancer lost it): register again.
-      if (status === 404) {
+      answer = await client.call('PUT', `${endpointUrl}/heartbeat`);
+      if (answer.status === 404) {
+        // The lease ran out (or the balancer lost it): register again.
         warn('lease unknown to the balancer: registering again');
+        answer = undefined;
         await registerOnce();
-      } else if (status >= 300) warn(`heartbeat answered HTTP ${status}`);
+        failures = 0;
+        return heartbeatMs;
+      }
+      if (answer.status < 300) {
+        failures = 0;
+        return heartbeatMs;
+      }
+      if (!retryable(answer.status)) {
+        warn(refusal('heartbeat refused', answer));
+        return heartbeatMs;
+      }
+      throw new RegistrationError(refusal('heartbeat failed', answer), answer);
     } catch (error) {
-      warn(`heartbeat failed: ${(error as Error).message}`);
+      const failed = error instanceof RegistrationError ? error.answer : answer;
+      if (failed !== undefined && !retryable(failed.status)) {
+        warn((error as Error).message);
+        return heartbeatMs;
+      }
+      failures++;
+      const delay = retryDelayMs(failures, failed?.retryAfterMs, heartbeatMs);
+      warn(`${(error as Error).message}; trying again in ${delay} ms`);
+      return delay;
     }
   };
-  const schedule = (): void => {
+  let timer: NodeJS.Timeout | undefined;
+  let beating: Promise<void> | undefined;
+  const schedule = (delayMs: number): void => {
     if (closed) return;
     timer = setTimeout(() => {
-      beating = beat().finally(schedule);
-    }, heartbeatMs);
+      beating = beat().then(schedule);
+    }, delayMs);
   };
-  schedule();
+  schedule(heartbeatMs);
 
   return {
     id,
@@ -140,11 +169,34 @@ export async function register(options: RegisterOptions): Promise<RegistrationHa
       closed = true;
       clearTimeout(timer);
       await beating;
-      try {
-        await call('DELETE', endpointUrl);
-      } catch (error) {
-        warn(`deregistration failed: ${(error as Error).message}`);
-      }
+      await deregister(client, endpointUrl, warn);
+      await client.close();
     },
   };
+}
+
+/** Deregisters, trying again for up to 5 s while the balancer answers 503; the lease ends on its own otherwise. */
+async function deregister(client: AdminClient, url: string, warn: (message: string) => void): Promise<void> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    let problem: string;
+    let answer: AdminAnswer | undefined;
+    try {
+      answer = await client.call('DELETE', url);
+      if (answer.status < 300 || answer.status === 404) return;
+      problem = refusal('deregistration refused', answer);
+      if (!retryable(answer.status)) {
+        warn(`${problem}; the lease will end on its own`);
+        return;
+      }
+    } catch (error) {
+      problem = `deregistration failed: ${(error as Error).message}`;
+    }
+    const delay = retryDelayMs(attempt, answer?.retryAfterMs, 1_000);
+    if (Date.now() + delay - started > 5_000) {
+      warn(`${problem}; the lease will end on its own`);
+      return;
+    }
+    await sleep(delay);
+  }
 }

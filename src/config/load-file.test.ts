@@ -44,7 +44,7 @@ services:
 `;
   assert.deepEqual(problems(parseConfigText(text, 'sy.yaml', {})), [
     'sy.yaml:2:43 listeners.0.address: expected "host:port", "[v6]:port" or ":port"',
-    'sy.yaml:2:54 listeners.0.colour: unknown key "colour"',
+    "sy.yaml:2:54 listeners.0.colour: unknown key 'colour'",
     'sy.yaml:4:30 routes.0.match.path.prefix: a path prefix starts with "/"',
     'sy.yaml:5:14 routes.0.service: unknown service "missing"',
     'sy.yaml:8:16 services.api.algorithm: Invalid option: expected one of "round-robin"|"weighted-round-robin"|"random"|"least-connections"|"power-of-two"|"peak-ewma"|"consistent-hash"|"least-load"',
@@ -156,5 +156,37 @@ services:
     'f.yaml:1:20 stickinessSecrets: secret ids must be unique',
     'f.yaml:4:37 services.s.stickiness.cookie.ttl: a duration from 1s to 365d',
     'f.yaml:5:37 services.t.stickiness.cookie.ttl: a duration from 1s to 365d',
+  ]);
+});
+
+test('an unknown key names the nearest known key at that place, when one is close', () => {
+  const text = `listeners:
+  - { name: web, protocol: http, address: ":8080", service: api, timeouts: { headrMs: 5 } }
+services:
+  api:
+    healtCheck: { http: {} }
+    endpoints:
+      - { url: http://127.0.0.1:3000, Weight: 2, colour: blue }
+`;
+  assert.deepEqual(problems(parseConfigText(text, 'sy.yaml', {})), [
+    "sy.yaml:2:78 listeners.0.timeouts.headrMs: unknown key 'headrMs' — did you mean 'headerMs'?",
+    "sy.yaml:5:5 services.api.healtCheck: unknown key 'healtCheck' — did you mean 'healthCheck'?",
+    "sy.yaml:7:39 services.api.endpoints.0.Weight: unknown key 'Weight' — did you mean 'weight'?",
+    "sy.yaml:7:50 services.api.endpoints.0.colour: unknown key 'colour'",
+  ]);
+});
+
+test('a route refuses a method no request can have, and suggests the nearest one', () => {
+  const text = `listeners:
+  - { name: web, protocol: http, address: ":8080" }
+routes:
+  - { match: { methods: [get, GTE, PURGE, CONNECT, FETCH] }, service: api }
+services:
+  api: { endpoints: [] }
+`;
+  assert.deepEqual(problems(parseConfigText(text, 'sy.yaml', {})), [
+    "sy.yaml:4:31 routes.0.match.methods.1: unknown HTTP method 'GTE' — did you mean 'GET'?",
+    'sy.yaml:4:43 routes.0.match.methods.3: CONNECT is answered 405 before routing: no route ever sees it',
+    "sy.yaml:4:52 routes.0.match.methods.4: unknown HTTP method 'FETCH'",
   ]);
 });

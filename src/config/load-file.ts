@@ -13,6 +13,8 @@ import {
 } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type SwitchyardConfig } from './schema.js';
+import { plannedKeyAt } from './planned.js';
+import { keysAt, nearest } from './suggest.js';
 
 /** One problem found in a configuration file, with the position it points at (1-based). */
 export interface ConfigProblem {
@@ -122,12 +124,21 @@ function reportIssue(doc: Document, issue: z.core.$ZodIssue, at: Report): void {
   const path = issue.path.map((part) => (typeof part === 'symbol' ? part.toString() : part));
   if (issue.code === 'unrecognized_keys') {
     const map = doc.getIn(path, true);
+    const known = keysAt(configSchema, path);
     for (const key of issue.keys) {
       const keyNode = isMap(map)
         ? map.items.find((pair) => isScalar(pair.key) && pair.key.value === key)?.key
         : undefined;
       const offset = (keyNode as Node | undefined)?.range?.[0] ?? nearestOffset(doc, path);
-      at(offset, formatPath([...path, key]), `unknown key "${key}"`);
+      const planned = plannedKeyAt([...path, key]);
+      if (planned !== undefined) {
+        const message = `'${key}' is not yet available (${planned.what}; docs/configuration.md#not-yet-available)`;
+        at(offset, formatPath([...path, key]), message);
+        continue;
+      }
+      const suggestion = nearest(key, known);
+      const hint = suggestion === undefined ? '' : ` — did you mean '${suggestion}'?`;
+      at(offset, formatPath([...path, key]), `unknown key '${key}'${hint}`);
     }
     return;
   }

@@ -1,6 +1,8 @@
+import { METHODS } from 'node:http';
 import { z } from 'zod';
 import { normalisePath } from '../core/request-path.js';
 import { cidr, milliseconds, name } from './primitives.js';
+import { nearest } from './suggest.js';
 
 /** Routes (docs/routing.md): what a request must look like, and what happens to the requests that match. */
 
@@ -61,6 +63,24 @@ const pathMatch = z
     'give exactly one of exact, prefix or regex',
   );
 
+/**
+ * The methods a route can see: what Node's HTTP parser accepts (it refuses a request with any other before routing),
+ * except CONNECT, which is answered 405 before routing (Switchyard is not a forward proxy).
+ */
+export const routeMethods: readonly string[] = METHODS.filter((m) => m !== 'CONNECT');
+
+const method = z.string().superRefine((value, ctx) => {
+  const upper = value.toUpperCase();
+  if (routeMethods.includes(upper)) return;
+  if (upper === 'CONNECT') {
+    ctx.addIssue({ code: 'custom', message: 'CONNECT is answered 405 before routing: no route ever sees it' });
+    return;
+  }
+  const suggestion = nearest(upper, routeMethods);
+  const hint = suggestion === undefined ? '' : ` — did you mean '${suggestion}'?`;
+  ctx.addIssue({ code: 'custom', message: `unknown HTTP method '${value}'${hint}` });
+});
+
 const routeMatch = z.strictObject({
   /** Exact host (`api.example.com`) or one leading wildcard label (`*.example.com`); case-insensitive, port ignored. */
   host: z
@@ -68,11 +88,8 @@ const routeMatch = z.strictObject({
     .regex(/^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/, 'expected a host name, optionally starting with "*."')
     .optional(),
   path: pathMatch.optional(),
-  /** Request methods, any case (compared upper-case). */
-  methods: z
-    .array(z.string().regex(/^[A-Za-z]+$/, 'expected a method name such as GET'))
-    .min(1)
-    .optional(),
+  /** Request methods, any case (compared upper-case); only methods Node's HTTP parser accepts, CONNECT excepted. */
+  methods: z.array(method).min(1).optional(),
   /** Header name (any case) to condition; a condition holds when any one field of that name meets it. */
   headers: z.record(headerName, valueCondition).optional(),
   /** Query parameter name (as written) to condition; holds when any one occurrence meets it. */

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { acmeIssues, acmeSchema } from './acme-schema.js';
 import { accessLogSchema } from './access-log-schema.js';
+import { adminSchema } from './admin-schema.js';
 import { listenerSchema } from './listener-schema.js';
 import { overloadSchema } from './overload-schema.js';
 import { routeSchema } from './route-schema.js';
-import { parseListenAddress } from './address.js';
-import { listenAddress, name } from './primitives.js';
+import { name } from './primitives.js';
 import { referenceIssues } from './references.js';
 import { algorithms, endpointSchema, serviceSchema } from './service-schema.js';
 
@@ -15,32 +15,6 @@ import { algorithms, endpointSchema, serviceSchema } from './service-schema.js';
  */
 
 export { listenerSchema, routeSchema, serviceSchema, endpointSchema, algorithms };
-
-/** The admin API listener (SPEC.md "Admin API"). Empty tokens count as unset. */
-const adminSchema = z
-  .strictObject({
-    enabled: z.boolean().default(true),
-    address: listenAddress.default('127.0.0.1:9901'),
-    tokens: z
-      .strictObject({
-        /** Bearer token for every call, mutations included; without one the API is open (loopback only). */
-        admin: z.string().optional(),
-        /** Bearer token for read-only calls. */
-        read: z.string().optional(),
-      })
-      .prefault({}),
-    /** Largest request body the API reads (413 beyond it). */
-    maxBodyBytes: z.number().int().min(1024).max(16_777_216).default(65_536),
-  })
-  .refine((admin) => !admin.enabled || isLoopback(admin.address) || (admin.tokens.admin ?? '') !== '', {
-    message: 'an admin API on a non-loopback address needs tokens.admin',
-    path: ['tokens', 'admin'],
-  });
-
-function isLoopback(address: string): boolean {
-  const host = parseListenAddress(address)?.host;
-  return host === 'localhost' || host === '::1' || (host?.startsWith('127.') ?? false);
-}
 
 /** Where registrations made through the API are kept. */
 const registrySchema = z.strictObject({
@@ -99,7 +73,7 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type EndpointConfig = z.output<typeof endpointSchema>;
 export type Algorithm = (typeof algorithms)[number];
-export type AdminConfig = z.output<typeof adminSchema>;
+export type { AdminConfig } from './admin-schema.js';
 export type RegistryConfig = z.output<typeof registrySchema>;
 export type { OverloadConfig } from './overload-schema.js';
 export type AccessLogConfig = z.output<typeof accessLogSchema>;

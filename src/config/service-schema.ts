@@ -163,8 +163,11 @@ export const balancingSchema = z.strictObject({
     .prefault({}),
   peakEwma: z
     .strictObject({
-      /** The latency average forgets with this time constant (ms). */
-      decayMs: milliseconds.default(10_000),
+      /**
+       * The latency average forgets with this time constant (ms), and a starved endpoint is probed this often: 1 s lets
+       * a recovered instance win its share back within about 2 s (docs/algorithms.md, the slow-instance preset).
+       */
+      decayMs: milliseconds.default(1_000),
     })
     .prefault({}),
   leastLoad: z

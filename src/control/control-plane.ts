@@ -11,6 +11,7 @@ import { OutlierDetector } from './health/outlier-detector.js';
 import { DnsDiscovery } from './registry/dns-discovery.js';
 import { Registry, type EndpointRecord } from './registry/registry.js';
 import { registryKey, type RegistryStore } from './registry/registry-store.js';
+import { logPanicChanges } from './panic-log.js';
 import { buildSnapshot, type EndpointView } from './snapshot.js';
 import { ControlEvents, type ControlEvent } from './control-events.js';
 
@@ -415,6 +416,7 @@ export class ControlPlane implements FactSink {
     );
     await this.#sink(snapshot);
     this.#version = snapshot.version;
+    logPanicChanges(this.#published, snapshot, this.#log);
     this.#published = snapshot;
     this.#known = keys;
     if (!first) this.#announce(published, now);

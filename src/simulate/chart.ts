@@ -61,6 +61,15 @@ function panel(run: RunResult, result: SimulationResult, yMax: number, x: number
       `<text x="${n(from + 3)}" y="${plot.top + 12}" class="note">${escapeXml(result.endpointIds[outage.endpoint]!)} down</text>`,
     );
   }
+  for (const slowdown of result.workload.slowdowns) {
+    if (slowdown.endpoint >= result.endpointIds.length) continue;
+    const from = px(Math.min(slowdown.fromMs, durationMs));
+    const to = px(Math.min(slowdown.toMs, durationMs));
+    parts.push(
+      `<rect x="${n(from)}" y="${plot.top}" width="${n(to - from)}" height="${plot.height}" class="outage"/>`,
+      `<text x="${n(from + 3)}" y="${plot.top + 12}" class="note">${escapeXml(result.endpointIds[slowdown.endpoint]!)} ${slowdown.factor}x slower</text>`,
+    );
+  }
   for (let i = 0; i <= 4; i++) {
     const load = (yMax * i) / 4;
     parts.push(

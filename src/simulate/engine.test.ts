@@ -69,3 +69,21 @@ test('with stickiness compared, each algorithm runs plain and sticky', () => {
     ['least-connections', 'least-connections + sticky'],
   );
 });
+
+test('a slowdown makes an endpoint work that many times slower while it lasts, then it recovers', () => {
+  const workload: Workload = {
+    ...small('short-uniform', 9_000),
+    endpointCount: 1,
+    arrivals: { kind: 'poisson', perEndpointPerSecond: 20 },
+    classes: [{ name: 'r', share: 1, costMs: { kind: 'fixed', value: 10 }, memoryMb: { kind: 'fixed', value: 1 } }],
+    slowdowns: [{ endpoint: 0, fromMs: 3_000, toMs: 6_000, factor: 10 }],
+    windows: [],
+  };
+  const [run] = simulate(workload, ['round-robin'], 1).runs;
+  // A third of the requests take 100 ms (a few more while the queue drains), the rest 10 ms.
+  assert.equal(run!.p50Ms, 10);
+  assert.ok(run!.p99Ms >= 100 && run!.p99Ms < 400, `p99 ${run!.p99Ms}`);
+  const slowThroughout = { ...workload, slowdowns: [{ endpoint: 0, fromMs: 0, toMs: 9_000, factor: 10 }] };
+  const slowAtStart = simulate(slowThroughout, ['round-robin'], 1).runs[0]!;
+  assert.ok(slowAtStart.p50Ms >= 100, `p50 ${slowAtStart.p50Ms}`);
+});

@@ -5,7 +5,7 @@ import { createBalancer } from '../data/balancing/create-balancer.js';
 import { PeakEwmaEstimator } from '../data/balancing/peak-ewma.js';
 import { EventQueue } from './event-queue.js';
 import { LoadRecorder } from './load-recorder.js';
-import { maxOverMean, percentile, stepImbalance } from './metrics.js';
+import { maxOverMean, percentile, perWeightSpread, stepImbalance, windowShares } from './metrics.js';
 import { seededRandom } from './random.js';
 import { type Job, SimEndpoint } from './sim-endpoint.js';
 import { StickyBalancer } from './sticky.js';
@@ -26,11 +26,20 @@ export interface RunResult {
   readonly variant: Variant;
   /** Each endpoint's share of the work done (cost units of completed requests), summing to 1. */
   readonly workShare: readonly number[];
+  /** Requests each endpoint was given (first attempts and retries that reached it). */
+  readonly requests: readonly number[];
+  /** Of the endpoints' requests per unit of weight, the most ÷ the fewest (1 is perfect; Infinity if one got none). */
+  readonly requestSpread: number;
+  /** Per `workload.windows`: the endpoint's share of the window's requests ÷ its fair share (NaN: no requests). */
+  readonly windowShares: readonly number[];
   /** Each endpoint's load averaged over the whole run. */
   readonly meanLoad: readonly number[];
-  /** Mean over the chart's steps of max ÷ mean load of the endpoints up in that step (see `stepImbalance`). */
+  /**
+   * Mean over the chart's steps of max ÷ mean load per unit of weight of the endpoints up in that step (see
+   * `stepImbalance`).
+   */
   readonly imbalance: number;
-  /** max ÷ mean of `meanLoad`: only a lasting skew shows here, a moving one averages out. */
+  /** max ÷ mean of `meanLoad` per unit of weight: only a lasting skew shows here, a moving one averages out. */
   readonly runImbalance: number;
   /** Response time of completed work in virtual ms (a session's open time after its work does not count). */
   readonly p50Ms: number;
@@ -58,6 +67,7 @@ type SimEvent =
   | { readonly kind: 'work'; readonly endpoint: SimEndpoint; readonly version: number }
   | { readonly kind: 'close'; readonly job: Job }
   | { readonly kind: 'down' | 'up' | 'forget' | 'admit'; readonly endpoint: SimEndpoint }
+  | { readonly kind: 'slow'; readonly endpoint: SimEndpoint; readonly factor: number }
   | { readonly kind: 'heartbeat' };
 
 /** The variants a workload runs for the chosen algorithms, in table order. */
@@ -95,6 +105,8 @@ class Run {
   readonly #recorder: LoadRecorder;
   readonly #latencies: number[] = [];
   readonly #work: number[];
+  /** The endpoint index each request went to, by request index (-1: refused). */
+  readonly #picked: Int16Array;
   readonly #options: BalancerOptions;
   readonly #gauge: LoadGauge;
   #balancer: Balancer;
@@ -109,8 +121,9 @@ class Run {
     this.#endpoints = endpointSpecsOf(workload).map((spec, i) => new SimEndpoint(i, spec));
     this.#byId = new Map(this.#endpoints.map((e) => [e.id, e]));
     this.#work = this.#endpoints.map(() => 0);
+    this.#picked = new Int16Array(requests.length).fill(-1);
     this.#recorder = new LoadRecorder(this.#endpoints.length, workload.durationMs, workload.stepMs);
-    const balancing = balancingSchema.parse({});
+    const balancing = balancingSchema.parse(workload.balancing ?? {});
     this.#options = { random: seededRandom(seed, 'balancer'), now: () => this.#nowMs, balancing };
     this.#gauge = {
       active: (id) => this.#byId.get(id)?.open ?? 0,
@@ -120,6 +133,7 @@ class Run {
         if (report === undefined || this.#nowMs - report.atMs > balancing.leastLoad.staleMs) return undefined;
         return report.value;
       },
+      reportedAt: (id) => this.#reports.get(id)?.atMs,
     };
     for (const endpoint of this.#endpoints) this.#admit(endpoint);
     this.#balancer = this.#build();
@@ -138,7 +152,7 @@ class Run {
   }
 
   #schedule(): void {
-    const { durationMs, heartbeatMs, detectMs, outages } = this.#workload;
+    const { durationMs, heartbeatMs, detectMs, outages, slowdowns } = this.#workload;
     if (this.#requests.length > 0) this.#queue.push(this.#requests[0]!.atMs, { kind: 'arrival', index: 0 });
     for (const outage of outages) {
       const endpoint = this.#endpoints[outage.endpoint];
@@ -147,6 +161,12 @@ class Run {
       this.#queue.push(outage.downAtMs + detectMs, { kind: 'forget', endpoint });
       this.#queue.push(outage.upAtMs, { kind: 'up', endpoint });
       this.#queue.push(outage.upAtMs + detectMs, { kind: 'admit', endpoint });
+    }
+    for (const slowdown of slowdowns) {
+      const endpoint = this.#endpoints[slowdown.endpoint];
+      if (endpoint === undefined) continue;
+      this.#queue.push(slowdown.fromMs, { kind: 'slow', endpoint, factor: slowdown.factor });
+      this.#queue.push(slowdown.toMs, { kind: 'slow', endpoint, factor: 1 });
     }
     for (let t = heartbeatMs; t < durationMs; t += heartbeatMs) this.#queue.push(t, { kind: 'heartbeat' });
   }
@@ -167,6 +187,9 @@ class Run {
       case 'up':
         event.endpoint.up = true;
         return;
+      case 'slow':
+        event.endpoint.slowDown(event.factor, this.#nowMs);
+        return this.#reschedule(event.endpoint);
       case 'forget':
         this.#eligible.delete(event.endpoint.id);
         this.#balancer = this.#build();
@@ -214,6 +237,7 @@ class Run {
       this.#failed++;
       return;
     }
+    this.#picked[index] = target.index;
     target.start({ request, endpoint: target, startMs: this.#nowMs, open: true }, this.#nowMs);
     this.#record(target);
     this.#reschedule(target);
@@ -235,7 +259,9 @@ class Run {
       else endpoint.close(job);
     }
     // The response carries the instance's load (`X-Load`), as it stands once the finished requests are gone.
-    this.#reports.set(endpoint.id, { value: endpoint.memoryMb, atMs: this.#nowMs });
+    if (this.#workload.loadOnResponses !== false) {
+      this.#reports.set(endpoint.id, { value: endpoint.memoryMb, atMs: this.#nowMs });
+    }
     this.#record(endpoint);
     this.#reschedule(endpoint);
   }
@@ -266,13 +292,19 @@ class Run {
     const totalWork = this.#work.reduce((sum, w) => sum + w, 0);
     const sorted = Float64Array.from(this.#latencies).sort();
     const { algorithm, sticky } = this.#variant;
+    const weights = this.#endpoints.map((e) => e.spec.weight);
+    const requests = this.#endpoints.map(() => 0);
+    for (const index of this.#picked) if (index >= 0) requests[index]!++;
     return {
       label: sticky ? `${algorithm} + sticky` : algorithm,
       variant: this.#variant,
       workShare: this.#work.map((w) => (totalWork === 0 ? 0 : w / totalWork)),
+      requests,
+      requestSpread: perWeightSpread(requests, weights),
+      windowShares: windowShares(this.#workload.windows, this.#requests, this.#picked, weights),
       meanLoad,
-      imbalance: stepImbalance(series, stepMs, this.#workload.outages),
-      runImbalance: maxOverMean(meanLoad),
+      imbalance: stepImbalance(series, stepMs, this.#workload.outages, weights),
+      runImbalance: maxOverMean(meanLoad.map((load, i) => load / weights[i]!)),
       p50Ms: percentile(sorted, 0.5),
       p99Ms: percentile(sorted, 0.99),
       completed: sorted.length,

@@ -8,8 +8,9 @@ export const loadMetricText: Readonly<Record<LoadMetric, string>> = {
   memory: 'memory in use (MB)',
 };
 
-/** Fixed-precision text; `-` for a missing value (no request completed). */
+/** Fixed-precision text; `∞` for a ratio over 0, `-` for a missing value (no request completed). */
 function fixed(value: number, digits: number): string {
+  if (value === Infinity) return '∞';
   return Number.isFinite(value) ? value.toFixed(digits) : '-';
 }
 
@@ -42,30 +43,72 @@ export function reportHeader(result: SimulationResult): string[] {
     `preset ${workload.name} · seed ${seed} · ${endpoints} · ${fixed(workload.durationMs / 1000, 1)} s virtual · ${requests} requests`,
     `workload: ${workload.description}; offered work ${fixed(offeredShare(workload) * 100, 0)} % of capacity`,
     ...outageLines(result),
+    ...slowdownLines(result),
     `expect: ${workload.expectation}`,
-    `load = ${loadMetricText[workload.loadMetric]}; imbalance = busiest endpoint ÷ mean, averaged over ${fixed(workload.stepMs / 1000, 1)} s steps (1.00 is perfect)`,
+    `load = ${loadMetricText[workload.loadMetric]}; imbalance = busiest endpoint ÷ mean (per unit of weight), averaged over ${fixed(workload.stepMs / 1000, 1)} s steps (1.00 is perfect)`,
+    `requests max/min = most ÷ fewest requests an endpoint got, per unit of weight; ${responseText(workload)}`,
+  ];
+}
+
+/** What the p50/p99 columns measure: the time until a request's work is done, which for a session is its start. */
+function responseText(workload: Workload): string {
+  const sessions = workload.classes.some((c) => c.holdMs !== undefined);
+  return sessions
+    ? 'resp p50/p99 = ms from arrival until a request is answered: for a session its handshake, not how long it then stays open'
+    : 'resp p50/p99 = ms from arrival until a request is answered';
+}
+
+/** One line per slowdown inside the run: `e3 10x slower from 20.0 s to 40.0 s`. */
+function slowdownLines(result: SimulationResult): string[] {
+  const { slowdowns, durationMs } = result.workload;
+  return slowdowns
+    .filter((s) => s.endpoint < result.endpointIds.length && s.fromMs < durationMs)
+    .map(
+      (s) =>
+        `slowdown: ${result.endpointIds[s.endpoint]!} ${s.factor}x slower from ${fixed(s.fromMs / 1000, 1)} s to ${fixed(s.toMs / 1000, 1)} s`,
+    );
+}
+
+/** Aligned Markdown table lines: a header, its rule, the rows; columns from `numericFrom` on align right. */
+function tableLines(header: readonly string[], rows: readonly (readonly string[])[], numericFrom: number): string[] {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const numeric = (column: number): boolean => column >= numericFrom;
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, c) => (numeric(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join(' | ')} |`;
+  const rule = `| ${widths.map((width, c) => (numeric(c) ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width))).join(' | ')} |`;
+  return [line(header), rule, ...rows.map(line)];
+}
+
+/** The second table, when the workload watches windows: each one's share of requests as % of its fair share. */
+function windowLines(result: SimulationResult): string[] {
+  const { windows } = result.workload;
+  if (windows.length === 0) return [];
+  const endpoints = [...new Set(windows.map((w) => result.endpointIds[w.endpoint] ?? '?'))].join(', ');
+  const header = ['algorithm', ...windows.map((w) => w.label)];
+  const rows = result.runs.map((run) => [run.label, ...run.windowShares.map((share) => fixed(share * 100, 0))]);
+  return [
+    `${endpoints}: share of the requests in each window, in % of its fair share`,
+    '',
+    ...tableLines(header, rows, 1),
+    '',
   ];
 }
 
 /** The result as a Markdown table (aligned, so it reads in a terminal too), with its header lines. */
 export function formatTable(result: SimulationResult): string {
   const shares = `work share ${result.endpointIds.join('/')} (%)`;
-  const header = ['algorithm', shares, 'imbalance', 'p50 ms', 'p99 ms', 'failed'];
+  const header = ['algorithm', shares, 'imbalance', 'requests max/min', 'resp p50 ms', 'resp p99 ms', 'failed'];
   const rows = result.runs.map((run) => [
     run.label,
     run.workShare.map((share) => fixed(share * 100, 1)).join(' '),
     fixed(run.imbalance, 2),
+    fixed(run.requestSpread, 2),
     fixed(run.p50Ms, 1),
     fixed(run.p99Ms, 1),
     String(run.failed),
   ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   // Text columns align left, numbers right (Markdown's `---:`).
-  const numeric = (column: number): boolean => column >= 2;
-  const line = (cells: readonly string[]): string =>
-    `| ${cells.map((cell, c) => (numeric(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join(' | ')} |`;
-  const rule = `| ${widths.map((width, c) => (numeric(c) ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width))).join(' | ')} |`;
-  return [...reportHeader(result), '', line(header), rule, ...rows.map(line), ''].join('\n');
+  return [...reportHeader(result), '', ...tableLines(header, rows, 2), '', ...windowLines(result)].join('\n');
 }
 
 /** Rounds for JSON output, so the text is stable and short; NaN becomes null. */
@@ -83,6 +126,9 @@ function runJson(ids: readonly string[], run: RunResult): Record<string, unknown
     algorithm: run.variant.algorithm,
     sticky: run.variant.sticky,
     workShare: perEndpoint(ids, run.workShare),
+    requests: Object.fromEntries(ids.map((id, i) => [id, run.requests[i] ?? 0])),
+    requestSpread: rounded(run.requestSpread),
+    windows: run.windowShares.map((share) => rounded(share)),
     meanLoad: perEndpoint(ids, run.meanLoad),
     imbalance: rounded(run.imbalance),
     runImbalance: rounded(run.runImbalance),
@@ -105,6 +151,7 @@ export function formatJson(result: SimulationResult): string {
     requests,
     loadMetric: workload.loadMetric,
     stepMs: workload.stepMs,
+    windows: workload.windows.map((w) => ({ label: w.label, endpoint: endpointIds[w.endpoint] ?? null })),
     runs: result.runs.map((run) => runJson(endpointIds, run)),
   };
   return `${JSON.stringify(document, null, 2)}\n`;

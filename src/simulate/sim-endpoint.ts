@@ -27,6 +27,8 @@ export class SimEndpoint {
   readonly spec: EndpointSpec;
   up = true;
   memoryMb = 0;
+  /** The slowdown in force (1: the spec's speed); change it with `slowDown`. */
+  #factor = 1;
   /** Bumped on every change of the working set: a scheduled "work done" event of an older version is stale. */
   version = 0;
   readonly #open = new Set<Job>();
@@ -85,6 +87,13 @@ export class SimEndpoint {
     this.memoryMb -= job.request.memoryMb;
   }
 
+  /** From `nowMs` on the cores work `factor` times slower than the spec says (1 restores the spec's speed). */
+  slowDown(factor: number, nowMs: number): void {
+    this.#advance(nowMs);
+    this.#factor = factor;
+    this.version++;
+  }
+
   /** The instance dies: every open connection is lost and returned. */
   fail(nowMs: number): Job[] {
     const lost = [...this.#open];
@@ -101,7 +110,8 @@ export class SimEndpoint {
   /** Work each working request receives per virtual ms. */
   #rate(): number {
     const working = this.#working.size;
-    return working <= this.spec.cores ? this.spec.speed : (this.spec.speed * this.spec.cores) / working;
+    const speed = this.spec.speed / this.#factor;
+    return working <= this.spec.cores ? speed : (speed * this.spec.cores) / working;
   }
 
   #advance(nowMs: number): void {

@@ -1,4 +1,9 @@
+import type { z } from 'zod';
+import type { balancingSchema } from '../config/service-schema.js';
 import { type Distribution, type Random, sample, zipfSampler } from './random.js';
+
+/** The `balancing:` block of a service as written in the config. */
+export type BalancingInput = z.input<typeof balancingSchema>;
 
 /** One simulated instance: how fast it works and how many requests it serves at full speed at once. */
 export interface EndpointSpec {
@@ -49,6 +54,32 @@ export interface Outage {
   readonly upAtMs: number;
 }
 
+/**
+ * An endpoint (by index) whose cores work `factor` times slower from `fromMs` until `toMs` (a noisy neighbour, a GC
+ * storm, a cold cache): a request alone on it takes `factor` times as long, and it can do `1 / factor` of the work.
+ */
+export interface Slowdown {
+  readonly endpoint: number;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly factor: number;
+}
+
+/**
+ * A window of the request stream in which the report shows one endpoint's share of the requests, as a fraction of
+ * its fair share (its weight ÷ the total weight): the requests arriving from `fromMs` (before `untilMs` when given),
+ * leaving out the first `skip` of them and counting at most `count`.
+ */
+export interface ShareWindow {
+  /** A column title, e.g. `next 200`. */
+  readonly label: string;
+  readonly endpoint: number;
+  readonly fromMs: number;
+  readonly untilMs?: number;
+  readonly skip?: number;
+  readonly count?: number;
+}
+
 /** What the simulator measures as an endpoint's load: open connections or memory in use. */
 export type LoadMetric = 'in-flight' | 'memory';
 
@@ -71,12 +102,19 @@ export interface Workload {
   readonly stickiness: 'off' | 'on' | 'compare';
   readonly loadMetric: LoadMetric;
   readonly outages: readonly Outage[];
+  readonly slowdowns: readonly Slowdown[];
+  /** Windows of the request stream shown as one endpoint's share of requests (a second table in the report). */
+  readonly windows: readonly ShareWindow[];
   /** How long health checks take to notice a failure or a recovery (the balancer is rebuilt after it). */
   readonly detectMs: number;
-  /** Instances report their memory in use this often (heartbeats), and on every response (`X-Load`). */
+  /** Instances report their memory in use this often (heartbeats), and on every response (`X-Load`) too … */
   readonly heartbeatMs: number;
+  /** … unless this is false: then only heartbeats carry reports. */
+  readonly loadOnResponses?: boolean;
   /** Width of one step of the chart and of the imbalance measurement. */
   readonly stepMs: number;
+  /** The services' `balancing:` tuning, as in the config (defaults for what is left out). */
+  readonly balancing?: BalancingInput;
 }
 
 /** One synthetic request, drawn before any algorithm runs so that every algorithm sees the same traffic. */

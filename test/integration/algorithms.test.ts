@@ -57,10 +57,12 @@ test('least-load prefers the instance that reports the lowest X-Load', async (t)
   const idle = await origin(t, 'idle', delayed(1, { 'x-load': '5' }));
   const lb = await startSwitchyard(configWith([busy.url, idle.url], { algorithm: 'least-load', slowStartMs: 0 }));
   t.after(() => lb.close());
-  // The first request to each learns its load; from then on the idle one is preferred.
+  // The first request to each learns its load; from then on the idle one is preferred. Ten at once may all be picked
+  // before any answer brings a new report: then each one sent raises the projected load (docs/algorithms.md), so the
+  // idle one takes most of them but not all; when answers come in between, it takes all ten.
   for (let i = 0; i < 2; i++) await send(lb.url('/'));
   const counts = tally(await Promise.all(Array.from({ length: 10 }, async () => (await send(lb.url('/'))).body)));
-  assert.equal(counts['idle'], 10, JSON.stringify(counts));
+  assert.ok((counts['idle'] ?? 0) > (counts['busy'] ?? 0), JSON.stringify(counts));
 });
 
 test('consistent-hash on a header sends one key to one endpoint, and keys spread over the endpoints', async (t) => {

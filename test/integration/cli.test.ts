@@ -40,7 +40,7 @@ test('validate prints every problem as file:line:col and exits 1; SWITCHYARD_CON
   const result = await runCli(['validate'], { SWITCHYARD_CONFIG: file });
   assert.equal(result.code, 1);
   assert.deepEqual(result.stderr.trim().split('\n'), [
-    `${file}:4:34 listeners.0.typo: unknown key "typo"`,
+    `${file}:4:34 listeners.0.typo: unknown key 'typo'`,
     `${file}:10:14 services.app.endpoints.0.url: expected an http://, https://, tcp:// or udp:// URL`,
   ]);
   assert.equal(result.stdout, '');

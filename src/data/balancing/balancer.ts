@@ -26,6 +26,8 @@ export interface LoadGauge {
   latencyMs?(id: EndpointId): number | undefined;
   /** The load the instance itself reported (heartbeat or `X-Load` header), or undefined when none is fresh. */
   reportedLoad?(id: EndpointId): number | undefined;
+  /** When the report `reportedLoad` answers was made (ms on the gauge's clock): tells one report from the next. */
+  reportedAt?(id: EndpointId): number | undefined;
 }
 
 /** What a factory may need besides the endpoints: tuning from the config and injected sources of chance and time. */

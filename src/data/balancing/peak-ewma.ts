@@ -11,13 +11,17 @@ import { CumulativeWeights } from './random.js';
  * - Between samples the value decays toward 0 with the same time constant. An endpoint that gets no traffic because
  *   it was slow thus looks fast again after a while and is tried again (the Finagle and Linkerd estimators do this;
  *   Traefik's least-time does not, and starves a once-slow endpoint for good, traefik/traefik#12306).
+ *
+ * The time constant bounds how fast a recovered endpoint can win its share back: however often it is probed, the
+ * samples of its slow period keep `e^(−t ÷ decayMs)` of their weight after t. Finagle and Linkerd use 10 s, which
+ * leaves a recovered endpoint looking slow for 20 s or more; the default here is 1 s (back to its share within ~2 s).
  */
 export class PeakEwmaEstimator {
   readonly #decayMs: number;
   #estimateMs: number | undefined;
   #stampMs = 0;
 
-  /** @param decayMs the time constant, in ms (`balancing.peakEwma.decayMs`, 10 000 by default); must be > 0. */
+  /** @param decayMs the time constant, in ms (`balancing.peakEwma.decayMs`, 1 000 by default); must be > 0. */
   constructor(decayMs: number) {
     this.#decayMs = decayMs;
   }

@@ -118,6 +118,7 @@ export class InFlightGauges {
         const c = counter(id);
         return c?.reportedAt !== undefined && Date.now() - c.reportedAt <= staleMs ? c.reportedLoad : undefined;
       },
+      reportedAt: (id) => counter(id)?.reportedAt,
     };
   }
 }
