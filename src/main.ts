@@ -5,6 +5,7 @@ import type { AdminContext, EndpointCounters } from './admin/admin-api.js';
 import { configSchema, type SwitchyardConfig, type SwitchyardConfigInput } from './config/schema.js';
 import { ControlPlane } from './control/control-plane.js';
 import { AcmeResolver } from './control/acme/acme-resolver.js';
+import { acmeFleetFrom, type AcmeFleet } from './control/acme/acme-fleet.js';
 import type { AcmeMaterial } from './core/acme-material.js';
 import { FileStore } from './control/registry/file-store.js';
 import { MemoryStore } from './control/registry/memory-store.js';
@@ -31,6 +32,8 @@ export interface SwitchyardOptions {
   readonly reload?: () => Promise<SwitchyardConfigInput>;
   /** DNS resolver for `dns:` discovery (tests point it at a local server). */
   readonly resolver?: ConstructorParameters<typeof ControlPlane>[0]['resolver'];
+  /** The ACME side of a fleet (lock, shared certificates and challenges); by default from `registry.store: etcd`. */
+  readonly acmeFleet?: AcmeFleet;
   /** Tuning of the dashboard's event stream (`GET /api/events`): stats interval, slow-client limit, heartbeat. */
   readonly events?: EventStreamTuning;
 }
@@ -113,7 +116,12 @@ export async function startSwitchyard(
   facts.control = control;
   // Before any listener opens (and before each new configuration): an https listener with tls.acme needs its
   // stored certificate or stand-in in the data plane to start.
-  const acme = new AcmeResolver({ log, publish: (material) => dataPlane.acme?.(material) ?? Promise.resolve() });
+  const acmeFleet = options.acmeFleet ?? acmeFleetFrom(config, log);
+  const acme = new AcmeResolver({
+    log,
+    publish: (material) => dataPlane.acme?.(material) ?? Promise.resolve(),
+    ...(acmeFleet === undefined ? {} : { fleet: acmeFleet }),
+  });
   let admin: AdminServer | undefined;
   /** Configuration changes on the running balancer, for `switchyard_config_reloads_total`. */
   const reloads = { success: 0, failure: 0 };

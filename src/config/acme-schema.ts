@@ -25,6 +25,11 @@ export const acmeSchema = z.strictObject({
   directoryCa: z.string().min(1).optional(),
   /** Key of each certificate. */
   keyType: z.enum(['ecdsa-p256', 'rsa-2048']).default('ecdsa-p256'),
+  /**
+   * With `registry.store: etcd`: the passphrase (32+ characters, the same on every node) that encrypts certificate
+   * keys shared through etcd (AES-256-GCM). Without it each node orders its own certificate (one at a time).
+   */
+  fleetKey: z.string().min(32, 'use at least 32 characters').optional(),
   /** Wait after a failed order: `minMs`, doubled after each failure in a row, at most `maxMs`. */
   backoff: z.strictObject({ minMs: milliseconds.default(60_000), maxMs: milliseconds.default(3_600_000) }).prefault({}),
 });

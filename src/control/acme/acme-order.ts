@@ -63,8 +63,9 @@ export class AcmeAccount {
       skipChallengeVerification: true,
       challengeCreateFn: async (authz, ch, keyAuthorization) => {
         if (ch.type === 'http-01') return board.addHttp01(ch.token, keyAuthorization);
-        // The certificate's own (ECDSA) key: acme-client would otherwise make an RSA key per challenge, seconds each.
-        const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization, keyPem);
+        // A throwaway ECDSA key (acme-client would make an RSA one, seconds each): the fleet may share it in etcd.
+        const throwaway = await acme.crypto.createPrivateEcdsaKey();
+        const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization, throwaway);
         return board.addTlsAlpn01(authz.identifier.value, alpnCert.toString(), alpnKey.toString());
       },
       challengeRemoveFn: async (authz, ch) => {

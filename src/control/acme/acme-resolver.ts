@@ -1,8 +1,9 @@
 import type { AcmeConfig, SwitchyardConfig } from '../../config/schema.js';
 import type { AcmeAlpnChallenge, AcmeMaterial } from '../../core/acme-material.js';
 import type { Logger } from '../../core/log.js';
+import type { AcmeFleet, SharedChallenges } from './acme-fleet.js';
 import { AcmeAccount, type ChallengeBoard } from './acme-order.js';
-import { AcmeStorage, certificateId } from './acme-storage.js';
+import { AcmeStorage, certificateId, type StoredCertificate } from './acme-storage.js';
 import { ManagedCertificate, type AcmeCertificateStatus } from './managed-certificate.js';
 
 /** Serialises orders: in one process a queue; with the etcd store, a lock in etcd so one node of the fleet orders. */
@@ -21,8 +22,12 @@ export interface AcmeResolverOptions {
   readonly log: Logger;
   /** Hands the data plane new material; resolves once it is served (with workers: by every worker). */
   readonly publish: (material: AcmeMaterial) => Promise<void>;
-  readonly lock?: OrderLock;
+  /** With the etcd registry store: the lock, the shared certificates and challenges of the fleet. */
+  readonly fleet?: AcmeFleet;
 }
+
+/** With a fleet, how long a challenge put in etcd is given to reach every node before the CA is told to validate. */
+const fleetSpreadMs = 1_000;
 
 /** setTimeout's longest delay is ~24.8 days; longer waits are taken in steps. */
 const longestTimerMs = 86_400_000;
@@ -36,7 +41,12 @@ const longestTimerMs = 86_400_000;
 export class AcmeResolver {
   readonly #log: Logger;
   readonly #publish: AcmeResolverOptions['publish'];
-  readonly #lock: OrderLock | undefined;
+  readonly #fleet: AcmeFleet | undefined;
+  /** The challenges other nodes of the fleet wait on (answered here too: the CA may connect to any node). */
+  #remote: SharedChallenges = { http01: new Map(), tlsAlpn01: new Map() };
+  #watching: Promise<void> | undefined;
+  /** Certificates to order even when not due (renew and revoke through the API). */
+  readonly #forced = new Set<string>();
   #config: AcmeConfig | undefined;
   #storage: AcmeStorage | undefined;
   #account: Promise<AcmeAccount> | undefined;
@@ -51,7 +61,7 @@ export class AcmeResolver {
   constructor(options: AcmeResolverOptions) {
     this.#log = options.log.child({ component: 'acme' });
     this.#publish = options.publish;
-    this.#lock = options.lock;
+    this.#fleet = options.fleet;
   }
 
   /**
@@ -84,8 +94,9 @@ export class AcmeResolver {
     for (const [id, { listener, domains }] of wanted) {
       if (this.#managed.has(id)) continue;
       const storage = this.#storage!;
-      const [key, stored] = await Promise.all([storage.certificateKey(id), storage.readCertificate(id)]);
-      const managed = new ManagedCertificate(id, listener, domains, key, stored);
+      const [key, local] = await Promise.all([storage.certificateKey(id), storage.readCertificate(id)]);
+      const stored = await this.#newest(id, domains, local);
+      const managed = new ManagedCertificate(id, listener, domains, stored?.key ?? key, stored);
       this.#managed.set(id, managed);
       added.push(managed);
       const { until } = managed.validity;
@@ -102,6 +113,59 @@ export class AcmeResolver {
     }
     await this.#publishNow();
     for (const managed of added) this.#schedule(managed, managed.renewalDueAt());
+    if (this.#fleet !== undefined && this.#managed.size > 0 && this.#watching === undefined)
+      this.#watching = this.#watchFleet(this.#fleet);
+  }
+
+  /** The stored certificate, or the fleet's when it is newer (which then replaces the stored one). */
+  async #newest(id: string, domains: readonly string[], local: StoredCertificate | undefined) {
+    const shared = await this.#fleet?.read(id).catch((error: unknown) => {
+      this.#log.warn({ err: error, id }, 'shared certificates unreadable (etcd away?); using the stored one');
+      return undefined;
+    });
+    if (shared === undefined || !ManagedCertificate.covers(shared.cert, domains)) return local;
+    if (local !== undefined && ManagedCertificate.notAfter(local.cert) >= ManagedCertificate.notAfter(shared.cert))
+      return local;
+    await this.#storage!.writeCertificate(id, shared.cert, shared.key);
+    return shared;
+  }
+
+  async #watchFleet(fleet: AcmeFleet): Promise<void> {
+    try {
+      await fleet.watch(
+        (id) => void this.#adoptShared(id),
+        (challenges) => {
+          this.#remote = challenges;
+          void this.#publishNow().catch(() => undefined);
+        },
+      );
+    } catch (error) {
+      this.#watching = undefined;
+      this.#log.warn({ err: error }, 'cannot watch the fleet for certificates; retried at the next configuration');
+    }
+  }
+
+  /** Another node obtained certificate `id`: serve it when it is newer than ours. */
+  async #adoptShared(id: string): Promise<boolean> {
+    const managed = this.#managed.get(id);
+    if (managed === undefined || this.#fleet === undefined) return false;
+    const shared = await this.#fleet.read(id).catch(() => undefined);
+    if (
+      shared === undefined ||
+      shared.cert === managed.cert ||
+      !ManagedCertificate.covers(shared.cert, managed.domains)
+    )
+      return false;
+    if (!managed.selfSigned && ManagedCertificate.notAfter(shared.cert) <= managed.validity.until) return false;
+    await this.#storage!.writeCertificate(id, shared.cert, shared.key);
+    managed.adopt(shared.cert, shared.key);
+    await this.#publishNow();
+    this.#log.info(
+      { listener: managed.listener, domains: managed.domains },
+      'serving the certificate another node obtained',
+    );
+    if (!managed.ordering) this.#schedule(managed, managed.renewalDueAt());
+    return true;
   }
 
   /** Every managed certificate's state. */
@@ -116,6 +180,7 @@ export class AcmeResolver {
   renew(id: string): boolean {
     const managed = this.#managed.get(id);
     if (managed === undefined) return false;
+    this.#forced.add(id);
     this.#schedule(managed, Date.now());
     return true;
   }
@@ -131,6 +196,7 @@ export class AcmeResolver {
     const account = await this.#accountNow();
     await account.revoke(managed.cert);
     this.#log.warn({ listener: managed.listener, domains: managed.domains }, 'certificate revoked; ordering a new one');
+    this.#forced.add(id);
     this.#schedule(managed, Date.now());
     return true;
   }
@@ -140,6 +206,7 @@ export class AcmeResolver {
     this.#closed = true;
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    void this.#fleet?.close();
   }
 
   #schedule(managed: ManagedCertificate, at: number): void {
@@ -164,12 +231,22 @@ export class AcmeResolver {
     const startedAt = Date.now();
     managed.ordering = true;
     try {
-      const order = async (): Promise<string> => {
+      const order = async (): Promise<string | undefined> => {
+        // Under the fleet's lock: another node may have renewed it while this one waited.
+        await this.#adoptShared(managed.id);
+        const forced = this.#forced.delete(managed.id);
+        if (!forced && !managed.selfSigned && managed.renewalDueAt() > Date.now()) return undefined;
         const account = await this.#accountNow();
         const key = await this.#storage!.certificateKey(managed.id);
-        return account.order(managed.domains, key, this.#challenge, this.#board);
+        const issued = await account.order(managed.domains, key, this.#challenge, this.#board);
+        await this.#fleet?.write(managed.id, { cert: issued, key });
+        return issued;
       };
-      const cert = await (this.#lock === undefined ? order() : this.#lock.run(managed.id, order));
+      const cert = await (this.#fleet === undefined ? order() : this.#fleet.run(managed.id, order));
+      if (cert === undefined) {
+        this.#schedule(managed, managed.renewalDueAt());
+        return;
+      }
       await this.#storage!.writeCertificate(managed.id, cert);
       managed.issued(cert);
       await this.#publishNow();
@@ -205,30 +282,44 @@ export class AcmeResolver {
     return this.#account;
   }
 
+  /** Challenge answers: served here at once, and with a fleet put in etcd for the other nodes first. */
   readonly #board: ChallengeBoard = {
-    addHttp01: (token, keyAuthorization) => {
+    addHttp01: async (token, keyAuthorization) => {
       this.#http01.set(token, keyAuthorization);
-      return this.#publishNow();
+      await this.#publishNow();
+      await this.#spread(() => this.#fleet?.shareHttp01(token, keyAuthorization));
     },
-    removeHttp01: (token) => {
+    removeHttp01: async (token) => {
       this.#http01.delete(token);
-      return this.#publishNow();
+      await this.#publishNow();
+      await this.#fleet?.shareHttp01(token, undefined).catch(() => undefined);
     },
-    addTlsAlpn01: (domain, cert, key) => {
+    addTlsAlpn01: async (domain, cert, key) => {
       this.#alpn.set(domain, { domain, cert, key });
-      return this.#publishNow();
+      await this.#publishNow();
+      await this.#spread(() => this.#fleet?.shareTlsAlpn01(domain, { cert, key }));
     },
-    removeTlsAlpn01: (domain) => {
+    removeTlsAlpn01: async (domain) => {
       this.#alpn.delete(domain);
-      return this.#publishNow();
+      await this.#publishNow();
+      await this.#fleet?.shareTlsAlpn01(domain, undefined).catch(() => undefined);
     },
   };
 
+  async #spread(share: () => Promise<void> | undefined): Promise<void> {
+    if (this.#fleet === undefined) return;
+    await share();
+    await new Promise((resolve) => setTimeout(resolve, fleetSpreadMs));
+  }
+
   #publishNow(): Promise<void> {
+    const http01 = { ...Object.fromEntries(this.#remote.http01), ...Object.fromEntries(this.#http01) };
+    const alpn = new Map([...this.#remote.tlsAlpn01].map(([domain, c]) => [domain, { domain, ...c }] as const));
+    for (const [domain, c] of this.#alpn) alpn.set(domain, c);
     return this.#publish({
       certificates: [...this.#managed.values()].map((m) => m.material),
-      http01: Object.fromEntries(this.#http01),
-      tlsAlpn01: [...this.#alpn.values()],
+      http01,
+      tlsAlpn01: [...alpn.values()],
     });
   }
 }

@@ -48,8 +48,9 @@ export class AcmeStorage {
     }
   }
 
-  /** Stores an issued chain beside its key. */
-  async writeCertificate(id: string, cert: string): Promise<void> {
+  /** Stores an issued chain beside its key (`key`: one another node of the fleet made, replacing this one's). */
+  async writeCertificate(id: string, cert: string, key?: string): Promise<void> {
+    if (key !== undefined) await writePrivate(join(this.#certificateFolder(id), 'key.pem'), key);
     await writePrivate(join(this.#certificateFolder(id), 'cert.pem'), cert);
   }
 

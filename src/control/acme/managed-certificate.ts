@@ -88,6 +88,23 @@ export class ManagedCertificate {
     this.#issuedAt = Date.now();
   }
 
+  /** Takes a certificate another node of the fleet obtained, with its key. */
+  adopt(cert: string, key: string): void {
+    this.#served = served(cert, key, false);
+    this.#failures = 0;
+    this.#lastError = undefined;
+  }
+
+  /** True when `cert` is for exactly these names and has not expired. */
+  static covers(cert: string, domains: readonly string[]): boolean {
+    return coversDomains(cert, domains);
+  }
+
+  /** Epoch ms a chain expires (for comparing the served one with a shared one). */
+  static notAfter(cert: string): number {
+    return Date.parse(new X509Certificate(cert).validTo);
+  }
+
   /** Records a failed order; returns how long to wait before the next (doubling from `minMs`, at most `maxMs`). */
   failed(error: unknown, minMs: number, maxMs: number): number {
     this.#failures++;

@@ -1,0 +1,217 @@
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync, X509Certificate } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Etcd3, EtcdLockFailedError, type Watcher } from 'etcd3';
+import { readFileSync } from 'node:fs';
+import type { SwitchyardConfig } from '../../config/schema.js';
+import type { Logger } from '../../core/log.js';
+import type { OrderLock } from './acme-resolver.js';
+
+/** A certificate one node of the fleet obtained, as every node may serve it. */
+export interface SharedCertificate {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** What the fleet shares about pending challenges: any node may be the one the CA connects to. */
+export interface SharedChallenges {
+  readonly http01: ReadonlyMap<string, string>;
+  readonly tlsAlpn01: ReadonlyMap<string, { readonly cert: string; readonly key: string }>;
+}
+
+/**
+ * The ACME side of a fleet on etcd: a lock per certificate so that one node orders at a time, the issued certificates
+ * (their private keys encrypted with `acme.fleetKey`, AES-256-GCM: never in clear in etcd), and the pending challenges
+ * (public by design: an HTTP-01 key authorization is served in clear to anyone; a TLS-ALPN-01 certificate has a
+ * throwaway key), all under `<prefix>acme/`.
+ */
+export interface AcmeFleet extends OrderLock {
+  /** The shared certificate `id`, or undefined (none, or not decryptable with this node's key). */
+  read(id: string): Promise<SharedCertificate | undefined>;
+  write(id: string, shared: SharedCertificate): Promise<void>;
+  /** Puts a challenge answer for the other nodes (on a lease of a few minutes); `undefined` withdraws it. */
+  shareHttp01(token: string, keyAuthorization: string | undefined): Promise<void>;
+  shareTlsAlpn01(domain: string, challenge: { cert: string; key: string } | undefined): Promise<void>;
+  /** Calls back on every change another node makes: a certificate `id`, or the challenges as they now are. */
+  watch(onCertificate: (id: string) => void, onChallenges: (challenges: SharedChallenges) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How long a lock holder may go silent before etcd frees the lock (its lease). */
+const lockTtlSeconds = 30;
+const challengeTtlSeconds = 300;
+
+interface EncryptedKey {
+  readonly alg: 'aes-256-gcm';
+  readonly iv: string;
+  readonly tag: string;
+  readonly data: string;
+}
+
+/** `AcmeFleet` on an etcd3 client. */
+export class EtcdAcmeFleet implements AcmeFleet {
+  readonly #client: Etcd3;
+  /** True when `close()` closes the client too (it was made for this fleet). */
+  readonly #ownsClient: boolean;
+  readonly #prefix: string;
+  /** Undefined without `acme.fleetKey`: certificates are then not shared (each node orders its own). */
+  readonly #key: Buffer | undefined;
+  readonly #log: Logger;
+  #watchers: Watcher[] = [];
+  readonly #http01 = new Map<string, string>();
+  readonly #alpn = new Map<string, { cert: string; key: string }>();
+
+  /**
+   * `fleetKey`: the passphrase every node shares (scrypt, salted with the prefix, makes the AES key); without it
+   * only the lock and the challenges are shared.
+   */
+  constructor(client: Etcd3, prefix: string, fleetKey: string | undefined, log: Logger, ownsClient = false) {
+    this.#client = client;
+    this.#ownsClient = ownsClient;
+    this.#prefix = `${prefix.replace(/\/?$/, '/')}acme/`;
+    this.#key = fleetKey === undefined ? undefined : scryptSync(fleetKey, `switchyard-acme:${prefix}`, 32);
+    this.#log = log;
+  }
+
+  async run<T>(id: string, order: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const lock = this.#client.lock(`${this.#prefix}locks/${id}`).ttl(lockTtlSeconds);
+      try {
+        await lock.acquire();
+      } catch (error) {
+        if (!(error instanceof EtcdLockFailedError)) throw error;
+        await sleep(500 + Math.random() * 500); // another node orders this certificate now
+        continue;
+      }
+      try {
+        return await order();
+      } finally {
+        await lock.release().catch(() => undefined);
+      }
+    }
+  }
+
+  async read(id: string): Promise<SharedCertificate | undefined> {
+    if (this.#key === undefined) return undefined;
+    const text = await this.#client.get(`${this.#prefix}certificates/${id}`).string();
+    if (text === null) return undefined;
+    try {
+      const stored = JSON.parse(text) as { cert: string; key: EncryptedKey };
+      new X509Certificate(stored.cert);
+      return { cert: stored.cert, key: this.#decrypt(stored.key) };
+    } catch (error) {
+      this.#log.error({ err: error, id }, 'shared certificate not usable (another acme.fleetKey?); ordering locally');
+      return undefined;
+    }
+  }
+
+  async write(id: string, shared: SharedCertificate): Promise<void> {
+    if (this.#key === undefined) return;
+    const value = JSON.stringify({ cert: shared.cert, key: this.#encrypt(shared.key) });
+    await this.#client.put(`${this.#prefix}certificates/${id}`).value(value);
+  }
+
+  async shareHttp01(token: string, keyAuthorization: string | undefined): Promise<void> {
+    const key = `${this.#prefix}challenges/http-01/${token}`;
+    if (keyAuthorization === undefined) await this.#client.delete().key(key);
+    else await this.#client.lease(challengeTtlSeconds, { autoKeepAlive: false }).put(key).value(keyAuthorization);
+  }
+
+  async shareTlsAlpn01(domain: string, challenge: { cert: string; key: string } | undefined): Promise<void> {
+    const key = `${this.#prefix}challenges/tls-alpn-01/${domain}`;
+    if (challenge === undefined) await this.#client.delete().key(key);
+    else
+      await this.#client.lease(challengeTtlSeconds, { autoKeepAlive: false }).put(key).value(JSON.stringify(challenge));
+  }
+
+  async watch(
+    onCertificate: (id: string) => void,
+    onChallenges: (challenges: SharedChallenges) => void,
+  ): Promise<void> {
+    const certificates = await this.#client.watch().prefix(`${this.#prefix}certificates/`).create();
+    certificates.on('put', (kv) => onCertificate(kv.key.toString().slice(`${this.#prefix}certificates/`.length)));
+    const challengePrefix = `${this.#prefix}challenges/`;
+    const apply = (key: string, value: string | undefined): void => {
+      const rest = key.slice(challengePrefix.length);
+      if (rest.startsWith('http-01/')) {
+        if (value === undefined) this.#http01.delete(rest.slice(8));
+        else this.#http01.set(rest.slice(8), value);
+      } else if (rest.startsWith('tls-alpn-01/')) {
+        if (value === undefined) this.#alpn.delete(rest.slice(12));
+        else this.#alpn.set(rest.slice(12), JSON.parse(value) as { cert: string; key: string });
+      }
+      onChallenges({ http01: this.#http01, tlsAlpn01: this.#alpn });
+    };
+    const challenges = await this.#client.watch().prefix(challengePrefix).create();
+    challenges.on('put', (kv) => apply(kv.key.toString(), kv.value.toString()));
+    challenges.on('delete', (kv) => apply(kv.key.toString(), undefined));
+    for (const watcher of [certificates, challenges])
+      watcher.on('error', (error) => this.#log.warn({ err: error }, 'acme fleet watch error; it reconnects'));
+    this.#watchers = [certificates, challenges];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#watchers.map((w) => w.cancel().catch(() => undefined)));
+    this.#watchers = [];
+    if (this.#ownsClient) this.#client.close();
+  }
+
+  #encrypt(plain: string): EncryptedKey {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#key!, iv);
+    const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    return {
+      alg: 'aes-256-gcm',
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    };
+  }
+
+  #decrypt(sealed: EncryptedKey): string {
+    const decipher = createDecipheriv('aes-256-gcm', this.#key!, Buffer.from(sealed.iv, 'base64'));
+    decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+    return Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString('utf8');
+  }
+}
+
+/** The etcd settings this reads of `registry` (the fleet's store, docs/fleet.md). */
+interface RegistryEtcd {
+  readonly store?: string;
+  readonly etcd?: {
+    readonly endpoints: readonly string[];
+    readonly prefix?: string;
+    readonly username?: string;
+    readonly password?: string;
+    readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+  };
+}
+
+/**
+ * The fleet of `registry.store: etcd` (the same endpoints, prefix, credentials and TLS as the registry), or undefined
+ * for a single node. Only when some listener has `tls.acme`.
+ */
+export function acmeFleetFrom(config: SwitchyardConfig, log: Logger): AcmeFleet | undefined {
+  const registry = config.registry as RegistryEtcd;
+  const etcd = registry.etcd;
+  if (registry.store !== 'etcd' || etcd === undefined || config.acme === undefined) return undefined;
+  if (!config.listeners.some((l) => l.tls?.acme !== undefined)) return undefined;
+  const tls = etcd.tls;
+  const client = new Etcd3({
+    hosts: etcd.endpoints.map((url) => url.replace(/\/+$/, '')),
+    ...(etcd.username === undefined ? {} : { auth: { username: etcd.username, password: etcd.password ?? '' } }),
+    ...(tls?.ca === undefined
+      ? {}
+      : {
+          credentials: {
+            rootCertificate: readFileSync(tls.ca),
+            ...(tls.cert === undefined || tls.key === undefined
+              ? {}
+              : { certChain: readFileSync(tls.cert), privateKey: readFileSync(tls.key) }),
+          },
+        }),
+  });
+  const acmeLog = log.child({ component: 'acme' });
+  if (config.acme.fleetKey === undefined)
+    acmeLog.warn('acme on an etcd fleet without acme.fleetKey: each node orders its own certificates, one at a time');
+  return new EtcdAcmeFleet(client, etcd.prefix ?? '/switchyard/default/', config.acme.fleetKey, acmeLog, true);
+}
