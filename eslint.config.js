@@ -2,7 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** DESIGN.md §3: the folder tree is the architecture diagram; these rules keep it true. */
+/** docs/architecture.md: the folder tree is the architecture diagram; these rules keep it true. */
 const layer = (files, group, message) => ({
   files,
   rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message }] }] },
@@ -46,7 +46,7 @@ export default tseslint.config(
         'error',
         {
           selector: "CallExpression[callee.property.name='pipe']",
-          message: 'use stream.pipeline, never .pipe() (CONTRACT.md §1)',
+          message: 'use stream.pipeline, never .pipe() (docs/guarantees.md)',
         },
       ],
     },
@@ -68,7 +68,7 @@ export default tseslint.config(
   layer(
     ['src/control/**/*.ts'],
     ['**/data/*', '**/data/**', '**/admin/**', '**/cli/**'],
-    'control/ never imports data/ (DESIGN.md §3)',
+    'control/ never imports data/ (docs/architecture.md)',
   ),
   layer(
     ['src/core/**/*.ts'],
@@ -82,13 +82,68 @@ export default tseslint.config(
       '**/control/**',
       '**/admin/**',
       '**/cli/**',
+      '**/cluster/**',
+      '**/observability/**',
+      '**/main.js',
     ],
-    'core/ holds shared words only: no sockets, no other layer (DESIGN.md §3)',
+    'core/ holds shared words only: no sockets, no other layer (docs/architecture.md)',
   ),
+  {
+    // The snapshot's types are the configuration's (inferred from its zod schema): core/ may name them, never run
+    // config/ code.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/config/**'],
+              allowTypeImports: true,
+              message: 'core/ takes only types from config/ (docs/architecture.md)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  layer(
+    ['src/admin/**/*.ts'],
+    ['**/data/**', '**/cluster/**', '**/cli/**', '**/main.js'],
+    'admin/ reads snapshots and calls the control plane; it is handed what it reads of the data plane (docs/architecture.md)',
+  ),
+  layer(
+    ['src/cluster/**/*.ts'],
+    ['**/admin/**', '**/control/**', '**/cli/**'],
+    'cluster/ runs data planes in workers and talks to them over IPC; it never reaches into admin/ or control/ (docs/architecture.md)',
+  ),
+  layer(
+    ['src/observability/**/*.ts'],
+    ['**/data/**', '**/control/**', '**/admin/**', '**/cli/**', '**/cluster/**', '**/main.js'],
+    'observability/ turns plain reports into metrics and log lines; the other layers call it (docs/architecture.md)',
+  ),
+  {
+    files: ['src/simulate/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)data/(?!balancing/)|(^|/)(control|admin|cli|cluster)/',
+              message:
+                'the simulator runs the real algorithms and nothing else of the data path (docs/architecture.md)',
+            },
+          ],
+        },
+      ],
+    },
+  },
   layer(
     ['src/data/**/*.ts'],
     ['**/control/**', '**/admin/**', '**/cli/**'],
-    'the data plane learns everything through apply(snapshot) (DESIGN.md §2)',
+    'the data plane learns everything through apply(snapshot) (docs/architecture.md)',
   ),
   {
     files: ['src/data/balancing/**/*.ts', 'src/data/routing/**/*.ts'],
@@ -100,7 +155,8 @@ export default tseslint.config(
           patterns: [
             {
               regex: '^(?!\\./[^/]+$|\\.\\./\\.\\./core/[^/]+$)',
-              message: 'balancing and routing are pure: they import only core/ and their own folder (DESIGN.md §3)',
+              message:
+                'balancing and routing are pure: they import only core/ and their own folder (docs/architecture.md)',
             },
           ],
         },

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from './admin/admin-server.js';
 import type { EventStreamTuning } from './admin/event-stream.js';
-import type { AdminContext, EndpointCounters } from './admin/admin-api.js';
+import type { AdminContext } from './admin/admin-api.js';
+import type { EndpointCounters } from './core/worker-report.js';
 import { configSchema, type SwitchyardConfig, type SwitchyardConfigInput } from './config/schema.js';
 import { ControlPlane } from './control/control-plane.js';
 import { AcmeResolver } from './control/acme/acme-resolver.js';
@@ -53,7 +54,7 @@ export interface Switchyard {
   close(deadlineMs?: number): Promise<boolean>;
 }
 
-/** The default drain deadline (CONTRACT.md §2). */
+/** The default drain deadline (docs/guarantees.md §2). */
 export const defaultDrainDeadlineMs = 30_000;
 
 /**

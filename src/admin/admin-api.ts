@@ -7,21 +7,11 @@ import type { ControlPlane, EndpointStatus } from '../control/control-plane.js';
 import type { AcmeResolver } from '../control/acme/acme-resolver.js';
 import { ApiError, readJson } from './http-kit.js';
 import type { EndpointRates, LiveStats } from './live-stats.js';
+import { endpointStatusJson, iso } from './endpoint-status.js';
+import type { EndpointCounters, WorkerSummary } from '../core/worker-report.js';
 
-/** Live counters of one endpoint: requests (L7), open connections or sessions and their bytes (L4). */
-export interface EndpointCounters {
-  readonly inFlight: number;
-  readonly requests: number;
-  readonly stickyRequests: number;
-  readonly bytesOut: number;
-  readonly bytesIn: number;
-  /**
-   * Upstream answers by `codeClasses` index (0: no response), and answered attempts by `durationBucketIndex`: the
-   * error rate and latency percentiles of the dashboard. Optional: without them those show as unknown.
-   */
-  readonly responses?: readonly number[];
-  readonly durationBuckets?: readonly number[];
-}
+export type { EndpointCounters, WorkerSummary } from '../core/worker-report.js';
+export { endpointStatusJson } from './endpoint-status.js';
 
 /** What the admin API reads from the running balancer besides the control plane. */
 export interface AdminContext {
@@ -50,21 +40,6 @@ export interface AdminContext {
   readonly workers?: () => readonly WorkerSummary[];
   /** Replaces every worker, one at a time (`POST /api/reload?workers=1`); with `workers` only. */
   readonly rollWorkers?: () => Promise<readonly WorkerSummary[]>;
-}
-
-/** One worker process of a balancer started with `workers`. */
-export interface WorkerSummary {
-  /** The cluster worker id (1, 2, … ; a replacement gets a new one). */
-  readonly id: number;
-  readonly pid: number;
-  /** `starting` until it applied the current snapshot, `serving`, then `draining` once told to stop. */
-  readonly state: 'starting' | 'serving' | 'draining';
-  /** Epoch ms it was forked. */
-  readonly startedAt: number;
-  /** The snapshot version it applied last. */
-  readonly snapshotVersion: number;
-  /** Requests it answered (as of its last report). */
-  readonly requests: number;
 }
 
 /** One API call after routing and authorisation. */
@@ -99,33 +74,6 @@ async function parseBody<T extends z.ZodType>(call: ApiCall, schema: T): Promise
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
   throw new ApiError(400, 'Invalid request body', problems.join('; '), { problems });
-}
-
-const iso = (epochMs: number | undefined): string | null =>
-  epochMs === undefined ? null : new Date(epochMs).toISOString();
-
-/** What the control plane knows of an endpoint, on the wire: shared by the admin API and the dashboard's stream. */
-export function endpointStatusJson(status: EndpointStatus) {
-  return {
-    id: status.id,
-    url: status.url,
-    source: status.source,
-    state: status.state,
-    health: status.health,
-    weight: status.weight,
-    effectiveWeight: Math.round(status.effectiveWeight * 1000) / 1000,
-    lastCheck:
-      status.lastCheck === undefined
-        ? null
-        : {
-            at: new Date(status.lastCheck.at).toISOString(),
-            ok: status.lastCheck.ok,
-            detail: status.lastCheck.detail,
-            durationMs: status.lastCheck.durationMs,
-          },
-    ejection:
-      status.ejection === undefined ? null : { until: iso(status.ejection.until), count: status.ejection.count },
-  };
 }
 
 /** The wire shape of an endpoint in `GET /api/services/{service}`. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { AdminConfig } from '../config/schema.js';
-import { cidrContains, parseCidr, parseIp, type CidrBlock } from '../data/routing/cidr.js';
+import { cidrContains, parseCidr, parseIp, type CidrBlock } from '../core/cidr.js';
 import type { AdminRole } from './admin-sessions.js';
 import { ApiError, bearerToken, secretMatches } from './http-kit.js';
 

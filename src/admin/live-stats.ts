@@ -1,6 +1,7 @@
 import type { ControlPlane, EndpointStatus } from '../control/control-plane.js';
 import { durationBucketsSeconds } from '../core/traffic.js';
-import { endpointStatusJson, type EndpointCounters } from './admin-api.js';
+import type { EndpointCounters } from '../core/worker-report.js';
+import { endpointStatusJson } from './endpoint-status.js';
 
 /** What one endpoint did over the last window, derived from two samples of its counters. */
 export interface EndpointRates {

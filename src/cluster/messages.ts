@@ -1,12 +1,12 @@
 import type { AddressInfo } from 'node:net';
-import type { EndpointCounters } from '../admin/admin-api.js';
 import type { AcmeMaterial } from '../core/acme-material.js';
+import type { EndpointCounters } from '../core/worker-report.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { ServedCertificate, TrafficReport } from '../core/traffic.js';
 
 /**
  * The messages between the cluster primary (control plane) and its workers (data plane). Every one is plain JSON:
- * a snapshot crosses as the same object the in-process data plane receives (DESIGN.md §2). Each carries `sy` so that
+ * a snapshot crosses as the same object the in-process data plane receives (docs/architecture.md). Each carries `sy` so that
  * nothing else on the IPC channel is mistaken for one.
  */
 

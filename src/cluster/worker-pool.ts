@@ -1,29 +1,18 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { EndpointCounters, WorkerSummary } from '../admin/admin-api.js';
+import type { EndpointCounters, WorkerSummary } from '../core/worker-report.js';
 import { SwitchyardError } from '../core/errors.js';
 import type { FactSink } from '../core/facts.js';
 import type { LogFormat, Logger } from '../core/log.js';
 import type { AcmeMaterial } from '../core/acme-material.js';
 import type { Snapshot } from '../core/snapshot.js';
-import {
-  emptyCodeCounts,
-  emptyDurationBuckets,
-  sumTraffic,
-  type ServedCertificate,
-  type TrafficReport,
-} from '../core/traffic.js';
+import { sumTraffic, type ServedCertificate, type TrafficReport } from '../core/traffic.js';
 import type { DataPlaneHandle } from '../main.js';
 import { relayLogReopen } from '../observability/access-log.js';
-import {
-  isSwitchyardMessage,
-  type EndpointCountersReport,
-  type PrimaryMessage,
-  type WorkerMessage,
-  type WorkerReport,
-} from './messages.js';
+import { isSwitchyardMessage, type PrimaryMessage, type WorkerMessage, type WorkerReport } from './messages.js';
 import { workerLogFormatEnv } from './worker.js';
+import { requestsOf, retire, sumCounters } from './worker-reports.js';
 
 export interface WorkerPoolOptions {
   /** How many workers serve traffic. */
@@ -138,27 +127,7 @@ export class WorkerPool implements DataPlaneHandle {
   }
 
   counters(service: string, endpoint: string): EndpointCounters {
-    const sum = {
-      inFlight: 0,
-      requests: 0,
-      stickyRequests: 0,
-      bytesOut: 0,
-      bytesIn: 0,
-      responses: emptyCodeCounts(),
-      durationBuckets: emptyDurationBuckets(),
-    };
-    for (const report of [this.#retired, ...this.#live().map((e) => e.report)]) {
-      const c = report?.endpoints.find((r) => r.service === service && r.endpoint === endpoint);
-      if (c === undefined) continue;
-      sum.inFlight += c.inFlight;
-      sum.requests += c.requests;
-      sum.stickyRequests += c.stickyRequests;
-      sum.bytesOut += c.bytesOut;
-      sum.bytesIn += c.bytesIn;
-      addCounts(sum.responses, c.responses);
-      addCounts(sum.durationBuckets, c.durationBuckets);
-    }
-    return sum;
+    return sumCounters([this.#retired, ...this.#live().map((e) => e.report)], service, endpoint);
   }
 
   /** Asks every live worker for its report (at most `reportTimeoutMs`; a silent one keeps its previous report). */
@@ -411,49 +380,4 @@ export class WorkerPool implements DataPlaneHandle {
     if (this.#backoffMs === 0) replace();
     else setTimeout(replace, this.#backoffMs).unref();
   }
-}
-
-/** The retired totals plus a departed worker's last report, with its gauges (open, in flight) at zero. */
-function retire(retired: WorkerReport, last: WorkerReport | undefined): Pick<WorkerReport, 'traffic' | 'endpoints'> {
-  if (last === undefined) return retired;
-  const traffic = sumTraffic([
-    retired.traffic,
-    {
-      ...last.traffic,
-      listeners: last.traffic.listeners.map((l) => ({ ...l, open: 0 })),
-      endpoints: last.traffic.endpoints.map((e) => ({ ...e, inFlight: 0 })),
-    },
-  ]);
-  const endpoints = new Map<string, EndpointCountersReport>(
-    retired.endpoints.map((e) => [`${e.service}\u0000${e.endpoint}`, { ...e }]),
-  );
-  for (const e of last.endpoints) {
-    const key = `${e.service}\u0000${e.endpoint}`;
-    const sum = endpoints.get(key);
-    if (sum === undefined) endpoints.set(key, { ...e, inFlight: 0 });
-    else
-      endpoints.set(key, {
-        ...sum,
-        requests: sum.requests + e.requests,
-        stickyRequests: sum.stickyRequests + e.stickyRequests,
-        bytesOut: sum.bytesOut + e.bytesOut,
-        bytesIn: sum.bytesIn + e.bytesIn,
-        responses: addCounts([...(sum.responses ?? emptyCodeCounts())], e.responses),
-        durationBuckets: addCounts([...(sum.durationBuckets ?? emptyDurationBuckets())], e.durationBuckets),
-      });
-  }
-  return { traffic, endpoints: [...endpoints.values()] };
-}
-
-/** Requests a worker answered: every response class of every route. */
-function requestsOf(report: WorkerReport | undefined): number {
-  let total = 0;
-  for (const route of report?.traffic.routes ?? []) for (const n of route.codes) total += n;
-  return total;
-}
-
-/** Adds `more` into `into` slot by slot (answer classes, latency buckets); returns `into`. */
-function addCounts(into: number[], more: readonly number[] | undefined): number[] {
-  if (more !== undefined) for (let i = 0; i < into.length; i++) into[i]! += more[i] ?? 0;
-  return into;
 }

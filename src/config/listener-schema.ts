@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { listenerAcmeSchema } from './acme-schema.js';
 import { cidr, listenAddress, milliseconds, name } from './primitives.js';
 
-/** Client-side timeouts of an HTTP listener (CONTRACT.md §2). */
+/** Client-side timeouts of an HTTP listener (docs/guarantees.md §2). */
 const listenerTimeouts = z.strictObject({
   /**
    * Time a client has to send the whole request header block (slowloris defence; 408 + close beyond it); on L4
@@ -17,7 +17,7 @@ const listenerTimeouts = z.strictObject({
   sessionIdleMs: milliseconds.default(60_000),
 });
 
-/** Request size limits of an HTTP listener (CONTRACT.md §2). */
+/** Request size limits of an HTTP listener (docs/guarantees.md §2). */
 const listenerLimits = z.strictObject({
   /** Largest request header block in bytes (431 beyond it). */
   headerBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
@@ -52,7 +52,7 @@ const certificate = z.strictObject({
   serverNames: z.array(z.string().min(1)).optional(),
 });
 
-/** TLS termination (CONTRACT.md §3: TLS 1.2 and 1.3, Mozilla intermediate suites, ALPN h2 + http/1.1). */
+/** TLS termination (docs/guarantees.md §3: TLS 1.2 and 1.3, Mozilla intermediate suites, ALPN h2 + http/1.1). */
 const listenerTls = z
   .strictObject({
     /** The first is the default, served when SNI names nothing known (or no SNI is sent); ACME ones come after. */

@@ -9,7 +9,7 @@ export const endpointSchema = z.strictObject({
   metadata: z.record(z.string(), z.string()).optional(),
 });
 
-/** Upstream-side timeouts of a service (CONTRACT.md §2). */
+/** Upstream-side timeouts of a service (docs/guarantees.md §2). */
 const serviceTimeouts = z.strictObject({
   /** TCP (and TLS) connect timeout; a connect failure is retried once on another endpoint, then 502. */
   connectMs: milliseconds.default(5_000),
@@ -60,7 +60,7 @@ const httpCheck = z.strictObject({
   host: z.string().min(1).optional(),
 });
 
-/** Active health checks of a service's endpoints (CONTRACT.md §1 defaults). Exactly one of `http` and `tcp`. */
+/** Active health checks of a service's endpoints (docs/guarantees.md §1 defaults). Exactly one of `http` and `tcp`. */
 export const healthCheckSchema = z
   .strictObject({
     http: httpCheck.optional(),
@@ -112,7 +112,7 @@ const dnsDiscovery = z
     path: ['port'],
   });
 
-/** Retries of failed upstream attempts (CONTRACT.md §1). */
+/** Retries of failed upstream attempts (docs/guarantees.md §1). */
 const retries = z.strictObject({
   /** Retries in flight may be at most this share of the service's active requests … */
   budgetPercent: z.number().min(0).max(100).default(20),

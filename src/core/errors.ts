@@ -5,6 +5,13 @@
 export const proxyErrors = {
   noRoute: { code: 'no_route', status: 404, title: 'No route matches this request', flag: 'NR' },
   noEndpoint: { code: 'no_healthy_endpoint', status: 503, title: 'No healthy endpoint is available', flag: 'UH' },
+  /** The service has no endpoint at all (none configured, registered or discovered), healthy or not. */
+  noEndpointRegistered: {
+    code: 'no_endpoint_registered',
+    status: 503,
+    title: 'No endpoint is registered for this service',
+    flag: 'UH',
+  },
   connectFailure: {
     code: 'upstream_connect_failure',
     status: 502,

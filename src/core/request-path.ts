@@ -1,5 +1,5 @@
 /**
- * Request path normalisation (CONTRACT.md §3): the one function that decides what path a route sees and what path the
+ * Request path normalisation (docs/guarantees.md §3): the one function that decides what path a route sees and what path the
  * upstream gets, so that no encoding trick makes the two disagree. Configuration paths go through it too, so a route
  * written `/caf%c3%a9/` and a request for `/caf%C3%A9` compare equal.
  *

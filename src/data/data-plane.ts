@@ -4,7 +4,7 @@ import type { Endpoint } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
 import type { Logger } from '../core/log.js';
 import type { ListenerSnapshot, ServiceSnapshot, Snapshot } from '../core/snapshot.js';
-import { createBalancer } from './balancing/create-balancer.js';
+import { createBalancer, measuresOf, stickyHashBalancer } from './balancing/create-balancer.js';
 import type { AcmeMaterial } from '../core/acme-material.js';
 import { AcmeChallenges } from './listeners/acme-challenges.js';
 import { HttpListener } from './listeners/http-listener.js';
@@ -19,7 +19,9 @@ import type { Balancer } from './balancing/balancer.js';
 import { hashKeyReader } from './stickiness/hash-key.js';
 import { StickyKeys } from './stickiness/sticky-keys.js';
 import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from './runtime.js';
-import { InFlightGauges, type InFlightCounter } from './upstream/in-flight.js';
+import { InFlightGauges } from './upstream/in-flight.js';
+import type { EndpointGauge, LatencyEstimator } from './upstream/endpoint-gauge.js';
+import type { LoadGauge } from './balancing/balancer.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
 import { EndpointGate } from './upstream/endpoint-gate.js';
 import { OverloadGuard } from './overload/overload-guard.js';
@@ -169,7 +171,7 @@ export class DataPlane {
   }
 
   /** Live counters of a service endpoint in this process (for the admin API). */
-  counters(service: string, endpoint: string): Readonly<InFlightCounter> {
+  counters(service: string, endpoint: string): EndpointGauge {
     return this.#gauges.counter(service, endpoint);
   }
 
@@ -198,7 +200,12 @@ export class DataPlane {
     return served;
   }
 
-  #compileSticky(service: ServiceSnapshot, eligible: readonly Endpoint[], keys: StickyKeys): StickyRuntime {
+  #compileSticky(
+    service: ServiceSnapshot,
+    eligible: readonly Endpoint[],
+    keys: StickyKeys,
+    gauge: LoadGauge,
+  ): StickyRuntime {
     const config = service.stickiness!;
     const ids = new Set(eligible.map((e) => e.id));
     if (config.honourOnDrain) {
@@ -210,11 +217,10 @@ export class DataPlane {
       service.endpoints.map((e) => e.id),
     );
     if (config.mode === 'key') return { config, keys: serviceKeys, eligible: ids };
-    // Hash stickiness must not move keys with load: the plain ring, bounded load off.
-    const hash = createBalancer('consistent-hash', eligible, this.#gauges.gauge(service.name, service.balancing), {
+    const hash = stickyHashBalancer(eligible, gauge, {
       random: Math.random,
       now: Date.now,
-      balancing: { ...service.balancing, consistentHash: { method: 'ring', boundedLoadFactor: 0 } },
+      balancing: service.balancing,
     });
     return { config, keys: serviceKeys, eligible: ids, hash };
   }
@@ -232,29 +238,29 @@ export class DataPlane {
   #compileServices(snapshots: readonly ServiceSnapshot[], keys: StickyKeys): Map<string, ServiceRuntime> {
     const poolFor = this.#pools.reconcile(snapshots);
     const services = new Map<string, ServiceRuntime>();
-    const live = new Set<InFlightCounter>();
+    const live = new Set<EndpointGauge>();
     const balancers = new Map<string, { readonly signature: string; readonly balancer: Balancer }>();
     for (const service of snapshots) {
       const endpoints = new Map<string, EndpointRuntime>();
+      const gauges = this.#gauges.forService(service);
       for (const endpoint of service.endpoints) {
-        const load = this.#gauges.counter(service.name, endpoint.id);
-        if (endpoint.loadReportedAt !== undefined && endpoint.loadReportedAt > (load.reportedAt ?? 0)) {
-          load.reportedLoad = endpoint.load;
-          load.reportedAt = endpoint.loadReportedAt;
-        }
+        const load = gauges.byId.get(endpoint.id)!;
+        if (endpoint.loadReportedAt !== undefined && endpoint.load !== undefined)
+          load.reportLoad(endpoint.load, endpoint.loadReportedAt);
         // An ejection starts a new count: a returning endpoint must fail `consecutiveErrors` times again.
-        if (endpoint.health === 'ejected') load.consecutiveErrors = 0;
+        if (endpoint.health === 'ejected') load.succeeded();
         live.add(load);
         const pool = poolFor(service, endpoint);
         endpoints.set(endpoint.id, { endpoint, pool, load, gate: this.#gateOf(pool, service) });
       }
       const eligible = eligibleEndpoints(service);
+      const measures = measuresOf(service.algorithm);
       const signature = `${service.algorithm}|${JSON.stringify(service.balancing)}|${eligible.map((e) => `${e.id}@${e.url}*${e.weight}`).join(',')}`;
       const previous = this.#balancers.get(service.name);
       const balancer =
         previous?.signature === signature
           ? previous.balancer
-          : createBalancer(service.algorithm, eligible, this.#gauges.gauge(service.name, service.balancing), {
+          : createBalancer(service.algorithm, eligible, gauges.load, {
               random: Math.random,
               now: Date.now,
               balancing: service.balancing,
@@ -266,18 +272,30 @@ export class DataPlane {
         endpoints,
         retryBudget: this.#gauges.retryBudget(service.name),
         counters: this.#gauges.serviceCounters(service.name),
-        ...(service.algorithm === 'consistent-hash' ? { hashKey: hashKeyReader(service.balancing.hashKey) } : {}),
-        ...(service.algorithm === 'peak-ewma' ? { measures: 'latency' as const } : {}),
-        ...(service.algorithm === 'least-load' ? { measures: 'load' as const } : {}),
+        ...(measures.hashKey === true ? { hashKey: hashKeyReader(service.balancing.hashKey) } : {}),
+        measures: {
+          latency: measures.latency === undefined ? undefined : latencyEstimator(measures.latency, service),
+          reportedLoad: measures.reportedLoad === true,
+        },
         facts: this.#facts,
         overload: this.#overload,
-        ...(service.stickiness === undefined ? {} : { sticky: this.#compileSticky(service, eligible, keys) }),
+        ...(service.stickiness === undefined
+          ? {}
+          : { sticky: this.#compileSticky(service, eligible, keys, gauges.load) }),
       });
     }
     this.#balancers = balancers;
     this.#gauges.retain(live);
     return services;
   }
+}
+
+/** The estimator maker an algorithm asked for, bound to the service's settings once, at `apply()` time. */
+function latencyEstimator(
+  make: NonNullable<ReturnType<typeof measuresOf>['latency']>,
+  service: ServiceSnapshot,
+): () => LatencyEstimator {
+  return () => make(service.balancing);
 }
 
 /**
@@ -346,7 +364,7 @@ function compileL4Listener(
   };
 }
 
-/** How long connections of a replaced or removed listener may take to finish (the drain deadline of CONTRACT.md). */
+/** How long connections of a replaced or removed listener may take to finish (the drain deadline of docs/guarantees.md). */
 const replacedListenerDrainMs = 30_000;
 
 /** True when the replacement wants the port the current listener holds (same transport, same port, not 0). */

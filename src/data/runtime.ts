@@ -9,7 +9,7 @@ import type { Balancer } from './balancing/balancer.js';
 import type { TrustedProxies } from './downstream/client-address.js';
 import type { RouteTable } from './routing/route-table.js';
 import type { RetryBudget } from './upstream/retry-budget.js';
-import type { InFlightCounter } from './upstream/in-flight.js';
+import type { EndpointGauge, LatencyEstimator } from './upstream/endpoint-gauge.js';
 import type { EndpointGate } from './upstream/endpoint-gate.js';
 import type { OverloadGuard } from './overload/overload-guard.js';
 import type { RouteCounters } from './request-counters.js';
@@ -23,7 +23,8 @@ import type { AccessLog } from '../observability/access-log.js';
 export interface EndpointRuntime {
   readonly endpoint: Endpoint;
   readonly pool: Pool;
-  readonly load: InFlightCounter;
+  /** The endpoint's live counters; only the upstream attempt changes them. */
+  readonly load: EndpointGauge;
   /** Requests in flight to the pool and the bounded queue in front of it (`maxPendingPerEndpoint`, `queueMs`). */
   readonly gate: EndpointGate;
 }
@@ -42,8 +43,11 @@ export interface ServiceRuntime {
   readonly sticky?: StickyRuntime;
   /** For `consistent-hash`: reads the request's key. */
   readonly hashKey?: HashKeyReader;
-  /** What the exchange measures for the algorithm: response latency (peak-ewma) or reported load (least-load). */
-  readonly measures?: 'latency' | 'load';
+  /** What the attempts measure for the algorithm: response times (with the estimator it wants), reported loads. */
+  readonly measures: {
+    readonly latency: (() => LatencyEstimator) | undefined;
+    readonly reportedLoad: boolean;
+  };
 }
 
 /** A service's stickiness, compiled at `apply()` time. */

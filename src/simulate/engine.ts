@@ -227,7 +227,7 @@ class Run {
     const request = this.#requests[index]!;
     let target = this.#endpointFor(this.#balancer.pick({ hashKey: request.client }));
     if (target !== undefined && !target.up) {
-      // A connect failure is retried once on another endpoint (CONTRACT.md), then the client gets a 502.
+      // A connect failure is retried once on another endpoint (docs/guarantees.md), then the client gets a 502.
       this.#retried++;
       const exclude = new Set([target.id]);
       target = this.#endpointFor(this.#balancer.pick({ hashKey: request.client, exclude }));

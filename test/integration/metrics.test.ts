@@ -199,7 +199,7 @@ test('requests answered without an upstream count under their route, or under ro
   const before = await scrape(lb);
   assert.equal((await send(lb.url('/tea'))).status, 418);
   assert.equal((await send(lb.url('/nowhere'))).status, 404);
-  // Refused before routing: a header name with an underscore (CONTRACT.md §3).
+  // Refused before routing: a header name with an underscore (docs/guarantees.md §3).
   assert.equal((await send(lb.url('/app/x'), { headers: { x_bad: '1' } })).status, 400);
   const after = await scrape(lb);
   const delta = (match: Record<string, string>): number =>

@@ -36,11 +36,11 @@ function assertProblem(
   return problem;
 }
 
-test('a service without endpoints answers 503 with a problem document', async (t) => {
+test('a service without endpoints answers 503 saying no endpoint is registered', async (t) => {
   const lb = await startSwitchyard(configWith([]));
   t.after(() => lb.close());
   const problem = assertProblem(await send(lb.url('/')), 503);
-  assert.match(problem.type, /no_healthy_endpoint$/);
+  assert.match(problem.type, /no_endpoint_registered$/);
 });
 
 test('when every endpoint refuses connections the client gets 502, after one retry', async (t) => {

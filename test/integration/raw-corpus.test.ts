@@ -6,7 +6,7 @@ import { configWith, startOrigin, type Origin } from './helpers/origin.js';
 import { rawExchange, startSwitchyard, type TestSwitchyard } from './helpers/switchyard.js';
 
 /**
- * The raw-request corpus (CONTRACT.md §3 and §5): bytes no well-behaved client sends, over a plain TCP connection.
+ * The raw-request corpus (docs/guarantees.md §3 and §5): bytes no well-behaved client sends, over a plain TCP connection.
  * Every refused request gets exactly one 4xx response, then EOF, and the origin sees nothing of it; every accepted one
  * reaches the origin exactly as intended (re-framed by the balancer, never as the client's raw bytes).
  */
@@ -366,7 +366,7 @@ const rejected: RejectCase[] = [
     status: 400,
   },
   { name: 'a Host with a path', request: 'GET / HTTP/1.1\r\nHost: good.test/evil\r\n\r\n', status: 400 },
-  // Limits (CONTRACT.md §2)
+  // Limits (docs/guarantees.md §2)
   {
     name: '101 header fields',
     request: `GET / HTTP/1.1\r\n${H}${Array.from({ length: 100 }, (_, i) => `X-F${i}: v\r\n`).join('')}\r\n`,

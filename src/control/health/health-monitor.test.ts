@@ -8,7 +8,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { healthCheckSchema, type HealthCheckConfig } from '../../config/service-schema.js';
 import { createLogger } from '../../core/log.js';
 import { HealthMonitor, type HealthMonitorOptions, type HealthStatus, type HealthTarget } from './health-monitor.js';
-import { createProbe, type Probe, type ProbeResult } from './probe.js';
+import { createProbe } from './create-probe.js';
+import type { Probe, ProbeResult } from './probe.js';
 
 /** A real origin on 127.0.0.1:0 answering its current `status`, or never answering while `hang` is set. */
 interface Origin {

@@ -1,6 +1,7 @@
 import type { HealthCheckConfig } from '../../config/service-schema.js';
 import type { Logger } from '../../core/log.js';
-import { createProbe, describeError, type Probe, type ProbeResult, type ProbeTarget } from './probe.js';
+import { createProbe } from './create-probe.js';
+import { describeError, type Probe, type ProbeResult, type ProbeTarget } from './probe.js';
 
 /** Health from active checks: `unknown` until the first pass or the first `fall` failures, then `up` or `down`. */
 export type CheckedHealth = 'unknown' | 'up' | 'down';

@@ -4,7 +4,8 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { healthCheckSchema } from '../../config/service-schema.js';
 import { HttpProbe, maxBodyBytes, type HttpCheckConfig } from './http-probe.js';
-import { createProbe, type ProbeResult } from './probe.js';
+import { createProbe } from './create-probe.js';
+import type { ProbeResult } from './probe.js';
 import { TcpProbe } from './tcp-probe.js';
 
 interface Seen {

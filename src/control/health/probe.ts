@@ -1,7 +1,3 @@
-import type { HealthCheckConfig } from '../../config/service-schema.js';
-import { HttpProbe } from './http-probe.js';
-import { TcpProbe } from './tcp-probe.js';
-
 /** What a probe needs of an endpoint; the core `Endpoint` fits. */
 export interface ProbeTarget {
   readonly id: string;
@@ -30,11 +26,6 @@ export interface ProbeResult {
  */
 export interface Probe {
   check(endpoint: ProbeTarget, signal: AbortSignal): Promise<ProbeResult>;
-}
-
-/** The probe for a service's health check: HTTP when `check.http` is set, otherwise a TCP connect. */
-export function createProbe(check: HealthCheckConfig): Probe {
-  return check.http === undefined ? new TcpProbe() : new HttpProbe(check.http);
 }
 
 /** The detail of a failed check from an error: `connect ECONNREFUSED`, `getaddrinfo ENOTFOUND`, or its message. */

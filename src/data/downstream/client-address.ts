@@ -59,7 +59,7 @@ export interface RequestHead {
   /** Flat `[name, value, name, value …]` list for the upstream request. */
   readonly headers: string[];
   readonly host: string | undefined;
-  /** More than one `Host` field: the request is rejected (CONTRACT.md §3). */
+  /** More than one `Host` field: the request is rejected (docs/guarantees.md §3). */
   readonly duplicateHost: boolean;
   /** The request carries a body (a non-zero Content-Length or chunked framing). */
   readonly hasBody: boolean;

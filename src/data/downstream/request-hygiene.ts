@@ -47,7 +47,7 @@ for (const c of "!#$%&'*+-.^_`|~") tchar[c.charCodeAt(0)] = 1;
 for (const c of "-._~!$&'()*+,;=%:[]") hostChar[c.charCodeAt(0)] = 1;
 
 /**
- * Refuses, before routing, what Node's HTTP/1 parser lets through but a proxy must not forward (CONTRACT.md §3,
+ * Refuses, before routing, what Node's HTTP/1 parser lets through but a proxy must not forward (docs/guarantees.md §3,
  * RFC 9112): header names with `_` (unless allowed); `Upgrade: h2c`, with or without Connection; a fragment, userinfo
  * or raw space/control bytes in the target; a Host that is no authority, appears twice or is missing on HTTP/1.1;
  * Transfer-Encoding other than exactly `chunked` (or repeated, beside Content-Length, or on HTTP/1.0); more than one
@@ -99,7 +99,7 @@ export function hygieneProblem(req: IncomingMessage, options: HygieneOptions): H
         if (sameLetters(name, 'upgrade') && upgradesToH2c(value)) return problems.h2c;
         break;
       case 14:
-        // A lone HTTP2-Settings (no `Upgrade: h2c`) is harmless: it is stripped as hop-by-hop (CONTRACT.md §3).
+        // A lone HTTP2-Settings (no `Upgrade: h2c`) is harmless: it is stripped as hop-by-hop (docs/guarantees.md §3).
         if (sameLetters(name, 'content-length')) {
           contentLengths++;
           if (!isDecimal(value)) return problems.contentLength;

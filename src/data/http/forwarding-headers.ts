@@ -2,7 +2,7 @@ import { isIPv6 } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { peerAddress, type RequestHead, type TrustedProxies } from '../downstream/client-address.js';
 
-/** Request headers never forwarded (RFC 9110 §7.6.1 hop-by-hop, CONTRACT.md §3), by lower-case name. */
+/** Request headers never forwarded (RFC 9110 §7.6.1 hop-by-hop, docs/guarantees.md §3), by lower-case name. */
 const requestHopByHop = new Set([
   'connection',
   'keep-alive',
@@ -116,7 +116,7 @@ export function forwardRequestHeaders(
     }
   }
   if (authority !== undefined) {
-    // An HTTP/2 request: a Host field may only repeat :authority (CONTRACT.md §3).
+    // An HTTP/2 request: a Host field may only repeat :authority (docs/guarantees.md §3).
     if (host !== undefined && host.toLowerCase() !== authority.toLowerCase()) hostCount++;
     if (host === undefined) headers.push('host', authority);
     host = authority;

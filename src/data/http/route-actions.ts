@@ -4,7 +4,7 @@ import type { RoutePolicies } from '../routing/route-policies.js';
 import type { RouteMatch, RouteTable } from '../routing/route-table.js';
 
 /**
- * The proxy's side of routing: from a request to a route (normalised path, CONTRACT.md §3), and the route actions
+ * The proxy's side of routing: from a request to a route (normalised path, docs/guarantees.md §3), and the route actions
  * that answer without an upstream (fixed response, redirect) or bound the request (body size).
  */
 

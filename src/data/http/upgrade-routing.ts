@@ -87,7 +87,7 @@ function handshakeProblem(req: IncomingMessage, head: RequestHead): string | und
   if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return 'an upgrade needs HTTP/1.1';
   if (head.duplicateHost) return 'more than one Host header';
   if (head.host === undefined) return 'an HTTP/1.1 request needs a Host header';
-  // Only WebSocket is tunnelled; `Upgrade: h2c` in particular is refused (CONTRACT.md §3).
+  // Only WebSocket is tunnelled; `Upgrade: h2c` in particular is refused (docs/guarantees.md §3).
   if (
     !upgradeValue(req)
       .toLowerCase()
@@ -105,7 +105,7 @@ function upgradeValue(req: IncomingMessage): string {
   return typeof value === 'string' ? value : '';
 }
 
-/** The origin-form of an absolute-form target, which must name the same authority as `Host` (CONTRACT.md §3). */
+/** The origin-form of an absolute-form target, which must name the same authority as `Host` (docs/guarantees.md §3). */
 function originForm(target: string, host: string | undefined): string | undefined {
   if (!/^(https?|wss?):\/\//i.test(target) || !URL.canParse(target)) return undefined;
   const url = new URL(target);

@@ -1,10 +1,10 @@
-import { pickEndpoint, reportFailure } from '../upstream/pick-endpoint.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
-import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors, type ProxyError } from '../../core/errors.js';
-import type { EndpointRuntime, ListenerRuntime, ServiceRuntime } from '../runtime.js';
+import type { ListenerRuntime, ServiceRuntime } from '../runtime.js';
+import { anyRequest, attemptPolicies } from '../upstream/attempt-policy.js';
+import { UpstreamTries, type UpstreamAttempt } from '../upstream/attempt.js';
 import { HttpAccessRecord } from '../downstream/access-records.js';
 import type { RequestHead } from '../downstream/client-address.js';
 import type { OpenTunnels } from './open-tunnels.js';
@@ -13,9 +13,6 @@ import type { StickyClaim } from '../stickiness/sticky-keys.js';
 import { BodyEnd, ResponseHeadReader, type ResponseHead } from './upgrade-response.js';
 import { routeUpgrade, type RoutedUpgrade } from './upgrade-routing.js';
 import { connectUpstream, writeRawProblem } from '../upstream/upstream-socket.js';
-
-/** Attempts per tunnel on connect failure: the first endpoint and one other (CONTRACT.md §1). */
-const maxAttempts = 2;
 
 const ignoreError = (): void => undefined;
 
@@ -75,10 +72,10 @@ class WebSocketTunnel {
   readonly #forwarded: RequestHead;
   #phase: Phase = 'connecting';
   #upstream: Socket | undefined;
-  #endpoint: EndpointRuntime | undefined;
-  #preferred: EndpointRuntime | undefined;
+  #tries!: UpstreamTries;
+  /** The try running now: its lease is released when the tunnel (or the try) ends. */
+  #attempt: UpstreamAttempt | undefined;
   #claim: StickyClaim | undefined;
-  #tried: Set<EndpointId> | undefined;
   #reader = new ResponseHeadReader();
   #body: BodyEnd | undefined;
   /** What the access log learns of this tunnel; undefined when it is off. */
@@ -102,29 +99,29 @@ class WebSocketTunnel {
 
   start(): void {
     this.#client.once('close', this.#onClientClose);
-    const sticky = this.#service.sticky;
+    const service = this.#service;
+    const sticky = service.sticky;
+    let preferred;
     if (sticky !== undefined) {
-      const choice = stickyChoice(this.#service, sticky, this.#req.rawHeaders, this.#forwarded.clientIp, Date.now());
-      this.#preferred = choice.endpoint;
+      const choice = stickyChoice(service, sticky, this.#req.rawHeaders, this.#forwarded.clientIp, Date.now());
+      preferred = choice.endpoint;
       this.#claim = choice.claim;
     }
+    const hashKey = (): string | undefined =>
+      service.hashKey?.(this.#req.rawHeaders, this.#forwarded, this.#routed.path);
+    this.#tries = new UpstreamTries(service, attemptPolicies.websocket, { preferred, hashKey });
     this.#connect();
   }
 
   #connect(): void {
-    const preferred = this.#tried === undefined ? this.#preferred : undefined;
-    const endpoint = pickEndpoint(this.#service, this.#preferred, this.#tried, () =>
-      this.#service.hashKey?.(this.#req.rawHeaders, this.#forwarded, this.#routed.path),
-    );
-    if (endpoint === undefined) {
-      this.#fail(this.#tried === undefined ? proxyErrors.noEndpoint : proxyErrors.connectFailure);
+    const attempt = this.#tries.connect(false);
+    if (attempt === undefined) {
+      this.#fail(this.#tries.tries === 0 ? this.#tries.nobodyProblem() : proxyErrors.connectFailure);
       return;
     }
-    this.#endpoint = endpoint;
-    endpoint.load.inFlight++;
-    endpoint.load.requests++;
-    if (preferred !== undefined) endpoint.load.stickyRequests++;
-    this.#access?.attempt(endpoint.endpoint.id, preferred !== undefined, this.#tried !== undefined);
+    this.#attempt = attempt;
+    const endpoint = attempt.endpoint;
+    this.#access?.attempt(endpoint.endpoint.id, attempt.sticky, attempt.retry);
     let upstream: ReturnType<typeof connectUpstream>;
     try {
       upstream = connectUpstream(endpoint.endpoint.url, this.#service.snapshot);
@@ -255,10 +252,7 @@ class WebSocketTunnel {
 
   /** A 502–504 from the instance counts as a gateway error for outlier detection; anything else ends a streak. */
   #recordOutcome(status: number): void {
-    const endpoint = this.#endpoint;
-    if (endpoint === undefined) return;
-    if (status >= 502 && status <= 504) reportFailure(this.#service, endpoint);
-    else endpoint.load.consecutiveErrors = 0;
+    this.#attempt?.answer(status);
   }
 
   /** The instance's final answer goes to the client as it is: noted for the access log. */
@@ -272,7 +266,7 @@ class WebSocketTunnel {
   /** The 101 head, with a stickiness key added when the client presented no valid key for this endpoint. */
   #withStickyKey(head: Buffer): Buffer {
     const sticky = this.#service.sticky;
-    const endpoint = this.#endpoint;
+    const endpoint = this.#attempt?.endpoint;
     if (sticky === undefined || sticky.config.mode !== 'key' || endpoint === undefined) return head;
     const headers: string[] = [];
     issueStickyKey(headers, endpoint.endpoint.id, sticky, this.#claim, Date.now());
@@ -313,18 +307,15 @@ class WebSocketTunnel {
 
   /** Nothing reached the endpoint: report it, and try one other endpoint before answering 502. */
   #onConnectFailure(): void {
-    const endpoint = this.#releaseUpstream();
-    if (endpoint === undefined) return;
-    reportFailure(this.#service, endpoint);
-    (this.#tried ??= new Set()).add(endpoint.endpoint.id);
-    if (this.#tried.size < maxAttempts) this.#connect();
+    const attempt = this.#releaseUpstream();
+    if (attempt === undefined) return;
+    if (this.#tries.failed(attempt, 'nothing-sent', anyRequest) === 'another') this.#connect();
     else this.#fail(proxyErrors.connectFailure);
   }
 
   /** The request was sent and no usable answer came back: no retry (the instance may have acted on it). */
   #upstreamFailed(error: ProxyError): void {
-    const endpoint = this.#releaseUpstream();
-    if (endpoint !== undefined) reportFailure(this.#service, endpoint);
+    this.#releaseUpstream()?.failed();
     this.#fail(error);
   }
 
@@ -338,7 +329,8 @@ class WebSocketTunnel {
   }
 
   /** Destroys the current upstream socket (its handlers stay, so late errors are absorbed) and releases its count. */
-  #releaseUpstream(): EndpointRuntime | undefined {
+  #releaseUpstream(): UpstreamAttempt | undefined {
+    const attempt = this.#release();
     const upstream = this.#upstream;
     this.#upstream = undefined;
     if (upstream !== undefined) {
@@ -347,16 +339,21 @@ class WebSocketTunnel {
       upstream.on('error', ignoreError);
       upstream.destroy();
     }
-    return this.#release();
+    return attempt;
   }
 
-  #release(): EndpointRuntime | undefined {
-    const endpoint = this.#endpoint;
-    if (endpoint !== undefined) {
-      endpoint.load.inFlight--;
-      this.#endpoint = undefined;
+  /** Ends the current try: its bytes are counted (the upstream socket's own counts) and its lease released. */
+  #release(): UpstreamAttempt | undefined {
+    const attempt = this.#attempt;
+    if (attempt === undefined) return undefined;
+    this.#attempt = undefined;
+    const upstream = this.#upstream;
+    if (upstream !== undefined) {
+      attempt.sent(upstream.bytesWritten);
+      attempt.received(upstream.bytesRead);
     }
-    return endpoint;
+    attempt.end();
+    return attempt;
   }
 
   /** Ends the tunnel on both sides (idle timeout, an error, or both directions done). */

@@ -1,15 +1,12 @@
 import { connect, type Socket } from 'node:net';
-import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors } from '../../core/errors.js';
 import { accessFlags } from '../../core/access-entry.js';
 import type { ConnectionAccessRecord } from '../downstream/access-records.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { encodeProxyHeader, type ProxyAddress } from './proxy-protocol.js';
-import type { EndpointRuntime, ServiceRuntime } from '../runtime.js';
-import { pickEndpoint, reportFailure } from '../upstream/pick-endpoint.js';
-
-/** Endpoints one connection may try before it is closed: a connect failure moves on, the client notices nothing. */
-const maxAttempts = 3;
+import type { ServiceRuntime } from '../runtime.js';
+import { anyRequest, attemptPolicies } from '../upstream/attempt-policy.js';
+import { UpstreamTries, type UpstreamAttempt } from '../upstream/attempt.js';
 
 /** Where a connection came from and what it reached: the real client (PROXY protocol applied) and our address. */
 export interface ConnectionAddresses {
@@ -34,11 +31,10 @@ export class TcpTunnel {
   /** Bytes the client sent before the endpoint was chosen (a ClientHello): they go first, untouched. */
   #pending: Buffer;
   #upstream: Socket | undefined;
-  #endpoint: EndpointRuntime | undefined;
-  #tried: Set<EndpointId> | undefined;
+  readonly #tries: UpstreamTries;
+  /** The try running now: its lease is released when the connection (or the try) ends. */
+  #attempt: UpstreamAttempt | undefined;
   #closed = false;
-  /** Connect attempts that failed (each moves on to another endpoint). */
-  #connectFailures = 0;
   /** What the access log learns of this connection; undefined when it is off. */
   readonly #access: ConnectionAccessRecord | undefined;
 
@@ -56,6 +52,7 @@ export class TcpTunnel {
     this.#traffic = traffic;
     this.#pending = pending;
     this.#access = access;
+    this.#tries = new UpstreamTries(service, attemptPolicies.tcp, { hashKey: () => addresses.client.address });
   }
 
   start(): void {
@@ -67,31 +64,23 @@ export class TcpTunnel {
     this.#connect();
   }
 
-  readonly #hashKey = (): string => this.#addresses.client.address;
-
   #connect(): void {
     const service = this.#service;
-    let runtime: EndpointRuntime | undefined;
-    for (;;) {
-      runtime = pickEndpoint(service, undefined, this.#tried, this.#hashKey);
-      if (runtime === undefined || runtime.load.inFlight < service.snapshot.maxConnectionsPerEndpoint) break;
-      // Full: not a failure of the endpoint, just not this connection's.
-      (this.#tried ??= new Set()).add(runtime.endpoint.id);
-    }
-    if (runtime === undefined) {
+    // Endpoints at `maxConnectionsPerEndpoint` are passed over: not their failure, just not this connection's.
+    const attempt = this.#tries.connect(true);
+    if (attempt === undefined) {
       // Nobody left: no endpoint was eligible (or free), or every one tried failed to connect.
-      this.#access?.fail(this.#connectFailures > 0 ? proxyErrors.connectFailure.flag : proxyErrors.noEndpoint.flag);
+      const failed = this.#tries.tries > 0;
+      this.#access?.fail(failed ? proxyErrors.connectFailure.flag : this.#tries.nobodyProblem().flag);
       this.#close();
       return;
     }
-    this.#endpoint = runtime;
+    this.#attempt = attempt;
     if (this.#access !== undefined) {
-      this.#access.endpoint = runtime.endpoint.id;
-      if (this.#connectFailures > 0) this.#access.retries++;
+      this.#access.endpoint = attempt.endpoint.endpoint.id;
+      if (attempt.retry) this.#access.retries++;
     }
-    runtime.load.inFlight++;
-    runtime.load.requests++;
-    const { host, port } = hostAndPort(runtime.endpoint.url);
+    const { host, port } = hostAndPort(attempt.endpoint.endpoint.url);
     const upstream = connect({ host, port, allowHalfOpen: true, noDelay: true });
     this.#upstream = upstream;
     upstream.setTimeout(service.snapshot.timeouts.connectMs);
@@ -102,18 +91,21 @@ export class TcpTunnel {
 
   readonly #onConnectFailure = (): void => {
     const upstream = this.#upstream;
-    const endpoint = this.#release();
+    const attempt = this.#attempt;
+    this.#attempt = undefined;
     this.#upstream = undefined;
     if (upstream !== undefined) {
       upstream.removeAllListeners('connect');
       upstream.on('error', ignoreError);
       upstream.destroy();
     }
-    if (this.#closed || endpoint === undefined) return;
-    this.#connectFailures++;
-    reportFailure(this.#service, endpoint);
-    (this.#tried ??= new Set()).add(endpoint.endpoint.id);
-    if (this.#tried.size < maxAttempts) this.#connect();
+    if (attempt === undefined) return;
+    if (this.#closed) {
+      // The client left while the endpoint was connecting: abandoned, not held against the endpoint.
+      attempt.end();
+      return;
+    }
+    if (this.#tries.failed(attempt, 'nothing-sent', anyRequest) === 'another') this.#connect();
     else {
       this.#access?.fail(proxyErrors.connectFailure.flag);
       this.#close();
@@ -123,10 +115,10 @@ export class TcpTunnel {
   readonly #onConnected = (): void => {
     const upstream = this.#upstream!;
     const client = this.#client;
-    const endpoint = this.#endpoint!;
+    const attempt = this.#attempt!;
     upstream.off('timeout', this.#onConnectFailure);
     upstream.off('error', this.#onConnectFailure);
-    endpoint.load.consecutiveErrors = 0;
+    attempt.connected();
     if (this.#closed) {
       upstream.destroy();
       return;
@@ -147,14 +139,13 @@ export class TcpTunnel {
     upstream.on('error', this.#onUpstreamError);
     upstream.once('close', this.#onUpstreamClose);
     const traffic = this.#traffic;
-    const load = endpoint.load;
     relay(client, upstream, (bytes) => {
       traffic.bytesIn += bytes;
-      load.bytesOut += bytes;
+      attempt.sent(bytes);
     });
     relay(upstream, client, (bytes) => {
       traffic.bytesOut += bytes;
-      load.bytesIn += bytes;
+      attempt.received(bytes);
     });
     client.resume();
   };
@@ -205,13 +196,8 @@ export class TcpTunnel {
     }
   };
 
-  #release(): EndpointRuntime | undefined {
-    const endpoint = this.#endpoint;
-    if (endpoint !== undefined) {
-      endpoint.load.inFlight--;
-      this.#endpoint = undefined;
-    }
-    return endpoint;
+  #release(): void {
+    this.#attempt?.end();
   }
 }
 

@@ -208,7 +208,7 @@ export class HttpListener {
     socket.once('close', () => this.#overLimitOpen--);
   }
 
-  /** A connection to an h2c listener: its first bytes choose HTTP/2 or HTTP/1.1 (CONTRACT.md §2 limits either way). */
+  /** A connection to an h2c listener: its first bytes choose HTTP/2 or HTTP/1.1 (docs/guarantees.md §2 limits either way). */
   readonly #onCleartext = (socket: Socket): void => {
     readPreface(socket, this.#runtime.snapshot.timeouts.headerMs, (verdict, buffered) =>
       this.#serve(socket, verdict, buffered),

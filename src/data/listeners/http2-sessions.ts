@@ -15,7 +15,7 @@ import type { ListenerRuntime } from '../runtime.js';
 /**
  * The HTTP/2 side of a listener, shared by the TLS listener (connections that chose `h2` by ALPN) and the cleartext one
  * with `http2: true` (connections that begin with the HTTP/2 preface, h2c with prior knowledge). Limits follow
- * CONTRACT.md §2: 100 concurrent streams, a 64 KiB stream window, a 16 KiB header list; a peer that keeps sending
+ * docs/guarantees.md §2: 100 concurrent streams, a 64 KiB stream window, a 16 KiB header list; a peer that keeps sending
  * invalid frames or opening refused streams loses its session. Requests go through the same `handleRequest` as
  * HTTP/1.1; a session idle for the listener's `keepAliveMs` is closed (GOAWAY).
  */

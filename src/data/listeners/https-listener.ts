@@ -20,7 +20,7 @@ const ignoreError = (): void => undefined;
  * A TLS-terminating listener: one port, the certificate chosen by SNI, HTTP/2 and HTTP/1.1 by ALPN. The TLS server
  * accepts and hands each decrypted connection to an HTTP/2 server or to an HTTP/1.1 `HttpListener` (which brings all
  * of its limits and timeouts); both serve requests through the same `handleRequest` with `X-Forwarded-Proto: https`.
- * HTTP/2 limits follow CONTRACT.md §2 (`Http2Sessions`: 100 concurrent streams, a 64 KiB stream window, a 16 KiB
+ * HTTP/2 limits follow docs/guarantees.md §2 (`Http2Sessions`: 100 concurrent streams, a 64 KiB stream window, a 16 KiB
  * header list).
  */
 export class HttpsListener {

@@ -1,16 +1,16 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIP, isIPv6, type AddressInfo } from 'node:net';
 import { parseListenAddress, sameSocketAddress } from '../../config/address.js';
-import type { EndpointId } from '../../core/endpoint.js';
 import { proxyErrors } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { writeUdpSession } from '../downstream/access-records.js';
 import type { ListenerSnapshot } from '../../core/snapshot.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { peerAddress } from '../downstream/client-address.js';
-import { pickEndpoint, reportFailure } from '../upstream/pick-endpoint.js';
+import { attemptPolicies } from '../upstream/attempt-policy.js';
+import { UpstreamTries, type UpstreamAttempt } from '../upstream/attempt.js';
 import { hostAndPort } from '../l4/tcp-tunnel.js';
-import type { EndpointRuntime, ServiceRuntime } from '../runtime.js';
+import type { ServiceRuntime } from '../runtime.js';
 import type { L4ListenerRuntime } from './tcp-listener.js';
 
 /**
@@ -37,7 +37,8 @@ interface UdpSession {
   readonly clientAddress: string;
   readonly clientPort: number;
   readonly service: ServiceRuntime;
-  readonly endpoint: EndpointRuntime;
+  /** The session's try at its endpoint: it holds the endpoint's lease for the session's life. */
+  readonly attempt: UpstreamAttempt;
   readonly upstream: Socket;
   /** Datagrams received before the upstream socket was connected; undefined once it is. */
   pending: Buffer[] | undefined;
@@ -186,7 +187,7 @@ export class UdpListener {
       this.droppedDatagrams++;
     } else {
       // Without a callback a send error is emitted as 'error' on the socket, which ends the session.
-      session.endpoint.load.bytesOut += datagram.length;
+      session.attempt.sent(datagram.length);
       upstream.send(datagram);
     }
   };
@@ -197,8 +198,10 @@ export class UdpListener {
     const serviceName = runtime.snapshot.service;
     const service = serviceName === undefined ? undefined : runtime.services.get(serviceName);
     if (service === undefined) return undefined;
-    const endpoint = pickSessionEndpoint(service, peerAddress(from.address));
-    if (endpoint === undefined) {
+    const clientIp = peerAddress(from.address);
+    // Endpoints at their session limit (`maxConnectionsPerEndpoint`) are passed over.
+    const attempt = new UpstreamTries(service, attemptPolicies.udp, { hashKey: () => clientIp }).connect(true);
+    if (attempt === undefined) {
       this.#log.debug({ client: peerAddress(from.address), service: serviceName }, 'no endpoint for a new udp session');
       return undefined;
     }
@@ -207,7 +210,7 @@ export class UdpListener {
       if (this.#sessions.size < runtime.snapshot.limits.maxConnections) break;
       this.#end(oldest);
     }
-    const { host, port } = hostAndPort(endpoint.endpoint.url);
+    const { host, port } = hostAndPort(attempt.endpoint.endpoint.url);
     const upstream = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
     const now = Date.now();
     const session: UdpSession = {
@@ -215,7 +218,7 @@ export class UdpListener {
       clientAddress: from.address,
       clientPort: from.port,
       service,
-      endpoint,
+      attempt,
       upstream,
       pending: [],
       startedAt: now,
@@ -232,8 +235,6 @@ export class UdpListener {
       if (error !== undefined && error !== null) return this.#onSessionError(session, error);
       this.#flush(session);
     });
-    endpoint.load.inFlight++;
-    endpoint.load.requests++;
     this.#sessions.set(key, session);
     this.#newest = session;
     this.traffic.open++;
@@ -248,7 +249,7 @@ export class UdpListener {
     if (session.ended || pending === undefined) return;
     for (const datagram of pending) {
       if (session.ended) return;
-      session.endpoint.load.bytesOut += datagram.length;
+      session.attempt.sent(datagram.length);
       session.upstream.send(datagram);
     }
   }
@@ -257,10 +258,10 @@ export class UdpListener {
     if (session.ended) return;
     if (!session.answered) {
       session.answered = true;
-      session.endpoint.load.consecutiveErrors = 0;
+      session.attempt.connected();
     }
     this.#touch(session);
-    session.endpoint.load.bytesIn += reply.length;
+    session.attempt.received(reply.length);
     if (this.#socket.getSendQueueSize() > maxQueuedBytes) {
       this.droppedDatagrams++;
       return;
@@ -278,11 +279,11 @@ export class UdpListener {
     if (session.ended) return;
     const code = (error as NodeJS.ErrnoException).code;
     this.#log.debug(
-      { client: peerAddress(session.clientAddress), endpoint: session.endpoint.endpoint.id, code },
+      { client: peerAddress(session.clientAddress), endpoint: session.attempt.endpoint.endpoint.id, code },
       'udp session error',
     );
     const refused = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH';
-    if (refused) reportFailure(session.service, session.endpoint);
+    if (refused) session.attempt.failed();
     this.#end(session, refused ? proxyErrors.connectFailure.flag : proxyErrors.upstreamReset.flag);
   }
 
@@ -307,7 +308,7 @@ export class UdpListener {
           startedAt: session.startedAt,
           clientAddress: peerAddress(session.clientAddress),
           service: session.service.snapshot.name,
-          endpoint: session.endpoint.endpoint.id,
+          endpoint: session.attempt.endpoint.endpoint.id,
           bytesIn: session.bytesIn,
           bytesOut: session.bytesOut,
         },
@@ -318,7 +319,7 @@ export class UdpListener {
     if (this.#sessions.get(session.key) === session) this.#sessions.delete(session.key);
     if (this.#newest === session) this.#newest = undefined;
     this.traffic.open--;
-    session.endpoint.load.inFlight--;
+    session.attempt.end();
     const upstream = session.upstream;
     upstream.removeAllListeners('message');
     upstream.removeAllListeners('error');
@@ -352,21 +353,11 @@ function sweepIntervalMs(runtime: L4ListenerRuntime): number {
   return Math.max(1, Math.min(maxSweepIntervalMs, Math.floor(runtime.snapshot.timeouts.sessionIdleMs / 4)));
 }
 
-/** The service's pick for a new session (hash key: the client IP), passing over endpoints at their session limit. */
-function pickSessionEndpoint(service: ServiceRuntime, clientIp: string): EndpointRuntime | undefined {
-  const hashKey = (): string => clientIp;
-  let tried: Set<EndpointId> | undefined;
-  for (;;) {
-    const endpoint = pickEndpoint(service, undefined, tried, hashKey);
-    if (endpoint === undefined || endpoint.load.inFlight < service.snapshot.maxConnectionsPerEndpoint) return endpoint;
-    (tried ??= new Set()).add(endpoint.endpoint.id);
-  }
-}
-
 /** Whether a session may carry on under a new runtime: same service for the listener, same endpoint at the same URL. */
 function stillRoutable(runtime: L4ListenerRuntime, session: UdpSession): boolean {
   const name = session.service.snapshot.name;
   if (runtime.snapshot.service !== name) return false;
-  const endpoint = runtime.services.get(name)?.endpoints.get(session.endpoint.endpoint.id);
-  return endpoint !== undefined && endpoint.endpoint.url === session.endpoint.endpoint.url;
+  const current = session.attempt.endpoint.endpoint;
+  const endpoint = runtime.services.get(name)?.endpoints.get(current.id);
+  return endpoint !== undefined && endpoint.endpoint.url === current.url;
 }

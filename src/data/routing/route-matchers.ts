@@ -1,5 +1,5 @@
 import type { RouteMatchSnapshot, RoutePathSnapshot, ValueMatchSnapshot } from '../../core/snapshot.js';
-import { cidrContains, parseCidr, parseIp, type CidrBlock } from './cidr.js';
+import { cidrContains, parseCidr, parseIp, type CidrBlock } from '../../core/cidr.js';
 import { isUnderPrefix } from './route-policies.js';
 
 /** What the route table needs to know of a request. */

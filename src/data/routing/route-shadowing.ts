@@ -1,5 +1,5 @@
 import type { RouteMatchSnapshot, RouteSnapshot, ValueMatchSnapshot } from '../../core/snapshot.js';
-import { cidrCovers, parseCidr } from './cidr.js';
+import { cidrCovers, parseCidr } from '../../core/cidr.js';
 import { isUnderPrefix } from './route-policies.js';
 import { wholeMatch } from './route-matchers.js';
 import { orderRoutes } from './route-table.js';

@@ -1,7 +1,9 @@
+import { Lease } from './lease.js';
+
 /** A request waiting at an `EndpointGate`. */
 export interface GateWaiter {
-  /** A connection is free: the request goes now (and counts as active). */
-  proceed(): void;
+  /** A slot is free and taken for the request: it goes now, and gives the slot back by releasing `slot`. */
+  proceed(slot: Lease): void;
   /** It waited its whole `timeoutMs`: the request is answered 503 and leaves the queue. */
   expire(): void;
 }
@@ -13,32 +15,58 @@ export interface GateTicket {
 }
 
 /**
- * The requests in flight to one endpoint's connection pool, and the bounded queue in front of it (CONTRACT.md §2:
+ * The requests in flight to one endpoint's connection pool, and the bounded queue in front of it (docs/guarantees.md:
  * `maxConnectionsPerEndpoint` / `maxPendingPerEndpoint`, then 503 + Retry-After). undici's pool would queue without a
- * bound and without a timeout, so Switchyard never hands it more requests than it has connections: one beyond that
- * waits here, first come first served, until a request to the endpoint ends or `queueMs` passes.
+ * bound and without a timeout, so Switchyard never hands it more requests than it has room for: one beyond that
+ * waits here, first come first served, until a slot is given back or `queueMs` passes.
+ *
+ * The gate counts slots, not sockets: `capacity` is what the pool can carry at once. An HTTP/1.1 pool carries one
+ * request per connection (capacity = `maxConnectionsPerEndpoint`); a pool that multiplexes (HTTP/2) says so with
+ * `resize(connections × streams per connection)` whenever a session's `SETTINGS_MAX_CONCURRENT_STREAMS` changes.
+ * A slot is a `Lease`: taken by `take()` or handed to a waiter, given back exactly once.
  *
  * One gate per pool (pools are shared by endpoints with the same URL and settings, and kept across snapshots), so the
  * count stays right while snapshots come and go. A single timer serves the whole queue: it fires for the oldest entry.
  */
 export class EndpointGate {
-  /** Requests handed to the pool and not yet finished. */
-  active = 0;
+  #active = 0;
   /** Requests waiting (cancelled places excluded). */
   waiting = 0;
-  /** The pool's connections: `maxConnectionsPerEndpoint` of the service that created it. */
-  readonly max: number;
+  #capacity: number;
   #queue: GateTicket[] = [];
   #head = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(max: number) {
-    this.max = max;
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  /** Slots taken now (requests handed to the pool and not yet finished). */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** How many requests the pool can carry at once. */
+  get capacity(): number {
+    return this.#capacity;
   }
 
   /** True when a request may go to the pool now. */
   get free(): boolean {
-    return this.active < this.max;
+    return this.#active < this.#capacity;
+  }
+
+  /** Takes a slot if one is free; undefined when the pool is at capacity. */
+  take(): Lease | undefined {
+    if (this.#active >= this.#capacity) return undefined;
+    this.#active++;
+    return new Lease(this.#release);
+  }
+
+  /** The pool can now carry `capacity` at once (HTTP/2: streams per session changed); waiters take new room at once. */
+  resize(capacity: number): void {
+    this.#capacity = capacity;
+    this.#wake();
   }
 
   /**
@@ -60,13 +88,18 @@ export class EndpointGate {
     this.waiting--;
   }
 
-  /** A request to the endpoint ended: the oldest waiting request takes its connection. */
-  release(): void {
-    this.active--;
-    while (this.waiting > 0 && this.active < this.max) {
+  /** A slot came back: the oldest waiting requests take the room there is. */
+  readonly #release = (): void => {
+    this.#active--;
+    this.#wake();
+  };
+
+  #wake(): void {
+    while (this.waiting > 0 && this.#active < this.#capacity) {
       const waiter = this.#next();
       if (waiter === undefined) break;
-      waiter.proceed();
+      this.#active++;
+      waiter.proceed(new Lease(this.#release));
     }
   }
 

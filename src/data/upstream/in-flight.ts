@@ -1,65 +1,56 @@
 import type { EndpointId } from '../../core/endpoint.js';
-import type { BalancingConfig } from '../../core/snapshot.js';
+import type { ServiceSnapshot } from '../../core/snapshot.js';
 import type { LoadGauge } from '../balancing/balancer.js';
-import type { PeakEwmaEstimator } from '../balancing/peak-ewma.js';
 import { RetryBudget } from './retry-budget.js';
-import {
-  emptyCodeCounts,
-  emptyDurationBuckets,
-  type EndpointTraffic,
-  type ServiceTraffic,
-} from '../../core/traffic.js';
+import type { EndpointTraffic, ServiceTraffic } from '../../core/traffic.js';
+import { EndpointGauge } from './endpoint-gauge.js';
 
-/** Live counters of one endpoint in this process; the same object survives snapshot swaps. */
-export interface InFlightCounter {
-  /** Requests (later: tunnels) in flight to the endpoint. */
-  inFlight: number;
-  /** Gateway errors in a row (reported to the control plane, which decides on ejection); a success resets it. */
-  consecutiveErrors: number;
-  /** Requests sent to the endpoint, and how many of them because a stickiness key or hash chose it. */
-  requests: number;
-  stickyRequests: number;
-  /** Upstream answers by `codeClasses` index (index 0: the attempt got no response head), for metrics. */
-  readonly responses: number[];
-  /** Answered attempts by time from sent to response end (`durationBucketIndex`), for per-endpoint percentiles. */
-  readonly durationBuckets: number[];
-  /** L4 connections and UDP sessions: bytes sent to the endpoint and received from it. */
-  bytesOut: number;
-  bytesIn: number;
-  /** Peak-EWMA of response times (for `peak-ewma`), created on the first response measured. */
-  latency?: PeakEwmaEstimator;
-  /** The load the instance last reported (heartbeat or `X-Load`), and when (epoch ms). */
-  reportedLoad?: number;
-  reportedAt?: number;
+/** One service's gauges, built at `apply()` time: by endpoint id, and the `LoadGauge` its balancer reads. */
+export interface ServiceGauges {
+  readonly byId: ReadonlyMap<EndpointId, EndpointGauge>;
+  readonly load: LoadGauge;
 }
 
 /**
- * Counters per service and per service endpoint, owned by the data plane. They are kept across snapshots so a
- * config change does not forget the requests still running; load-aware algorithms read them through `LoadGauge`.
+ * The gauges of every service endpoint, owned by the data plane and kept across snapshots so that a config change
+ * does not forget the requests still running. Keys are built here, at `apply()` time and for the admin API, never
+ * per request: a request reaches its endpoint's gauge through the compiled runtime.
  */
 export class InFlightGauges {
-  #counters = new Map<string, InFlightCounter>();
+  #gauges = new Map<string, Map<EndpointId, EndpointGauge>>();
   #budgets = new Map<string, RetryBudget>();
   #services = new Map<string, ServiceTraffic>();
 
-  /** The counter for an endpoint of a service, created at zero on first use. */
-  counter(service: string, id: EndpointId): InFlightCounter {
-    const key = `${service}\u0000${id}`;
-    let counter = this.#counters.get(key);
-    if (counter === undefined) {
-      counter = {
-        inFlight: 0,
-        consecutiveErrors: 0,
-        requests: 0,
-        stickyRequests: 0,
-        responses: emptyCodeCounts(),
-        durationBuckets: emptyDurationBuckets(),
-        bytesOut: 0,
-        bytesIn: 0,
-      };
-      this.#counters.set(key, counter);
+  /** The gauge of an endpoint of a service, created at zero on first use. */
+  counter(service: string, id: EndpointId): EndpointGauge {
+    let byId = this.#gauges.get(service);
+    if (byId === undefined) {
+      byId = new Map();
+      this.#gauges.set(service, byId);
     }
-    return counter;
+    let gauge = byId.get(id);
+    if (gauge === undefined) {
+      gauge = new EndpointGauge();
+      byId.set(id, gauge);
+    }
+    return gauge;
+  }
+
+  /**
+   * The gauges of one service's endpoints and the `LoadGauge` over them (reports older than
+   * `balancing.leastLoad.staleMs` are ignored). Called at `apply()` time.
+   */
+  forService(service: ServiceSnapshot): ServiceGauges {
+    const byId = new Map<EndpointId, EndpointGauge>();
+    for (const endpoint of service.endpoints) byId.set(endpoint.id, this.counter(service.name, endpoint.id));
+    const { staleMs } = service.balancing.leastLoad;
+    const load: LoadGauge = {
+      active: (id) => byId.get(id)?.inFlight ?? 0,
+      latencyMs: (id) => byId.get(id)?.latencyMs(Date.now()),
+      reportedLoad: (id) => byId.get(id)?.freshLoad(staleMs, Date.now()),
+      reportedAt: (id) => byId.get(id)?.reportedAt,
+    };
+    return { byId, load };
   }
 
   /** The retry budget of a service, kept across snapshots. */
@@ -82,43 +73,30 @@ export class InFlightGauges {
     return counters;
   }
 
-  /** A copy of every endpoint's in-flight count and answers, and every service's retries (for metrics). */
+  /** A copy of every endpoint's in-flight count, answers and bytes, and every service's retries (for metrics). */
   report(): { endpoints: EndpointTraffic[]; services: ServiceTraffic[] } {
     const endpoints: EndpointTraffic[] = [];
-    for (const [key, counter] of this.#counters) {
-      const split = key.indexOf('\u0000');
-      endpoints.push({
-        service: key.slice(0, split),
-        endpoint: key.slice(split + 1),
-        inFlight: counter.inFlight,
-        codes: [...counter.responses],
-        durationBuckets: [...counter.durationBuckets],
-        bytesOut: counter.bytesOut,
-        bytesIn: counter.bytesIn,
-      });
+    for (const [service, byId] of this.#gauges) {
+      for (const [endpoint, gauge] of byId) {
+        endpoints.push({
+          service,
+          endpoint,
+          inFlight: gauge.inFlight,
+          codes: [...gauge.responses],
+          durationBuckets: [...gauge.durationBuckets],
+          bytesOut: gauge.bytesOut,
+          bytesIn: gauge.bytesIn,
+        });
+      }
     }
     return { endpoints, services: [...this.#services.values()].map((s) => ({ ...s })) };
   }
 
-  /** Forgets counters of endpoints no longer present once their requests are done. */
-  retain(keep: ReadonlySet<InFlightCounter>): void {
-    for (const [key, counter] of this.#counters) {
-      if (!keep.has(counter) && counter.inFlight === 0) this.#counters.delete(key);
+  /** Forgets gauges of endpoints no longer present once nothing is in flight to them. */
+  retain(keep: ReadonlySet<EndpointGauge>): void {
+    for (const [service, byId] of this.#gauges) {
+      for (const [id, gauge] of byId) if (!keep.has(gauge) && gauge.inFlight === 0) byId.delete(id);
+      if (byId.size === 0) this.#gauges.delete(service);
     }
-  }
-
-  /** A `LoadGauge` over one service's counters (for load-aware balancers); reports older than `staleMs` are ignored. */
-  gauge(service: string, balancing: BalancingConfig): LoadGauge {
-    const counter = (id: string): InFlightCounter | undefined => this.#counters.get(`${service}\u0000${id}`);
-    const { staleMs } = balancing.leastLoad;
-    return {
-      active: (id) => counter(id)?.inFlight ?? 0,
-      latencyMs: (id) => counter(id)?.latency?.value(Date.now()),
-      reportedLoad: (id) => {
-        const c = counter(id);
-        return c?.reportedAt !== undefined && Date.now() - c.reportedAt <= staleMs ? c.reportedLoad : undefined;
-      },
-      reportedAt: (id) => counter(id)?.reportedAt,
-    };
   }
 }

@@ -3,7 +3,7 @@ const windowSeconds = 10;
 
 /**
  * How many retries a service may make: at most `budgetPercent` of its requests over the last ten seconds, and
- * always at least `minRetries` (Finagle's RetryBudget; CONTRACT.md §1's "20 % of active requests, minimum 3"). A
+ * always at least `minRetries` (Finagle's RetryBudget; docs/guarantees.md §1's "20 % of active requests, minimum 3"). A
  * window rather than a count of retries in flight, so that the burst of resets when one instance dies is absorbed
  * by the traffic that came before it, while a service that fails every request gets at most 20 % more attempts.
  */
