@@ -4,7 +4,12 @@ import { Etcd3, EtcdLockFailedError, type Watcher } from 'etcd3';
 import { readFileSync } from 'node:fs';
 import type { SwitchyardConfig } from '../../config/schema.js';
 import type { Logger } from '../../core/log.js';
-import type { OrderLock } from './acme-resolver.js';
+
+/** Serialises orders across a fleet: a lock in etcd so that one node orders a certificate at a time. */
+export interface OrderLock {
+  /** Runs `order` while holding the lock for certificate `id`. */
+  run<T>(id: string, order: () => Promise<T>): Promise<T>;
+}
 
 /** A certificate one node of the fleet obtained, as every node may serve it. */
 export interface SharedCertificate {

@@ -6,12 +6,6 @@ import { AcmeAccount, type ChallengeBoard } from './acme-order.js';
 import { AcmeStorage, certificateId, type StoredCertificate } from './acme-storage.js';
 import { ManagedCertificate, type AcmeCertificateStatus } from './managed-certificate.js';
 
-/** Serialises orders: in one process a queue; with the etcd store, a lock in etcd so one node of the fleet orders. */
-export interface OrderLock {
-  /** Runs `order` while holding the lock for certificate `id`. */
-  run<T>(id: string, order: () => Promise<T>): Promise<T>;
-}
-
 /** What `GET /api/acme` answers. */
 export interface AcmeStatus {
   readonly directory: string | undefined;
