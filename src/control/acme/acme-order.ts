@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import acme from 'acme-client';
 import type { AcmeConfig } from '../../config/schema.js';
+import { parseRenewalWindow, renewalCertificateId, type RenewalWindow } from './renewal-info.js';
 
 /** Where the order publishes the challenge answers it needs (and withdraws them once validated). */
 export interface ChallengeBoard {
@@ -73,6 +74,18 @@ export class AcmeAccount {
         return board.removeTlsAlpn01(authz.identifier.value);
       },
     });
+  }
+
+  /**
+   * The CA's suggested renewal window for `certPem` (ARI, RFC 9773), or undefined when the CA offers no
+   * `renewalInfo` (Pebble 2.4 does not; Let's Encrypt does) or the certificate has no authority key identifier.
+   */
+  async renewalWindow(certPem: string): Promise<RenewalWindow | undefined> {
+    const directory = (await acme.axios.get(this.#config.directory)).data as { renewalInfo?: unknown };
+    const certId = renewalCertificateId(certPem);
+    if (typeof directory.renewalInfo !== 'string' || certId === undefined) return undefined;
+    const reply = await acme.axios.get(`${directory.renewalInfo.replace(/\/$/, '')}/${certId}`);
+    return reply.status === 200 ? parseRenewalWindow(reply.data) : undefined;
   }
 
   /** Revokes a certificate this account obtained (RFC 8555 §7.6; reason 0, unspecified, unless given). */

@@ -5,6 +5,7 @@ import type { AcmeFleet, SharedChallenges } from './acme-fleet.js';
 import { AcmeAccount, type ChallengeBoard } from './acme-order.js';
 import { AcmeStorage, certificateId, type StoredCertificate } from './acme-storage.js';
 import { ManagedCertificate, type AcmeCertificateStatus } from './managed-certificate.js';
+import { pickInWindow } from './renewal-info.js';
 
 /** What `GET /api/acme` answers. */
 export interface AcmeStatus {
@@ -106,7 +107,7 @@ export class AcmeResolver {
         );
     }
     await this.#publishNow();
-    for (const managed of added) this.#schedule(managed, managed.renewalDueAt());
+    for (const managed of added) void this.#planRenewal(managed);
     if (this.#fleet !== undefined && this.#managed.size > 0 && this.#watching === undefined)
       this.#watching = this.#watchFleet(this.#fleet);
   }
@@ -158,7 +159,7 @@ export class AcmeResolver {
       { listener: managed.listener, domains: managed.domains },
       'serving the certificate another node obtained',
     );
-    if (!managed.ordering) this.#schedule(managed, managed.renewalDueAt());
+    if (!managed.ordering) void this.#planRenewal(managed);
     return true;
   }
 
@@ -210,7 +211,8 @@ export class AcmeResolver {
     const timer = setTimeout(
       () => {
         if (this.#managed.get(managed.id) !== managed) return;
-        if (Date.now() < at) this.#schedule(managed, at);
+        // A wait longer than a timer takes is done in steps; each step asks the CA's renewal information again.
+        if (Date.now() < at) void this.#planRenewal(managed);
         else this.#queue = this.#queue.then(() => this.#attempt(managed));
       },
       Math.min(Math.max(0, at - Date.now()), longestTimerMs),
@@ -238,7 +240,7 @@ export class AcmeResolver {
       };
       const cert = await (this.#fleet === undefined ? order() : this.#fleet.run(managed.id, order));
       if (cert === undefined) {
-        this.#schedule(managed, managed.renewalDueAt());
+        void this.#planRenewal(managed);
         return;
       }
       await this.#storage!.writeCertificate(managed.id, cert);
@@ -254,7 +256,7 @@ export class AcmeResolver {
         },
         'ACME certificate issued and served',
       );
-      this.#schedule(managed, managed.renewalDueAt());
+      void this.#planRenewal(managed);
     } catch (error) {
       const waitMs = managed.failed(error, config.backoff.minMs, config.backoff.maxMs);
       if (managed.selfSigned) await this.#publishNow().catch(() => undefined);
@@ -267,6 +269,26 @@ export class AcmeResolver {
     } finally {
       managed.ordering = false;
     }
+  }
+
+  /**
+   * Schedules the next order: at once for a stand-in; else at two thirds of the lifetime, or earlier at a random
+   * moment of the window the CA suggests (ARI, RFC 9773) when it offers renewal information.
+   */
+  async #planRenewal(managed: ManagedCertificate): Promise<void> {
+    this.#schedule(managed, managed.renewalDueAt());
+    if (managed.selfSigned) return;
+    const cert = managed.cert;
+    const window = await this.#accountNow()
+      .then((account) => account.renewalWindow(cert))
+      .catch(() => undefined);
+    if (window === undefined || this.#managed.get(managed.id) !== managed || managed.cert !== cert) return;
+    const at = managed.renewalDueAt(pickInWindow(window));
+    this.#log.info(
+      { domains: managed.domains, renewAt: new Date(at).toISOString() },
+      'renewal window from the CA (ARI)',
+    );
+    this.#schedule(managed, at);
   }
 
   #accountNow(): Promise<AcmeAccount> {
