@@ -55,6 +55,7 @@ export class TlsContexts {
   #loaded: Loaded | undefined;
   #watchers: FSWatcher[] = [];
   #debounce: NodeJS.Timeout | undefined;
+  #generation = 0;
 
   readonly #onLoad: ((defaults: SecureContextOptions) => void) | undefined;
   /** Certificates held in memory (ACME), served after the files. */
@@ -78,6 +79,8 @@ export class TlsContexts {
 
   /** Reads every certificate; rejects (and keeps what was loaded before) when one cannot be used. */
   async load(config: TlsConfig = this.#config): Promise<void> {
+    // Loads may overlap (a file change and an ACME renewal): only the latest one started is put in force.
+    const generation = ++this.#generation;
     const contexts: { context: SecureContext; names: readonly string[]; options: SecureContextOptions }[] = [];
     const certificates: CertificateInfo[] = [];
     const chains: Buffer[] = [];
@@ -124,6 +127,7 @@ export class TlsContexts {
         } else if (!exact.has(lower)) exact.set(lower, context);
       }
     }
+    if (generation !== this.#generation) return;
     this.#config = config;
     this.#loaded = {
       exact,
