@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The cost of heartbeats (issue 14.4): INSTANCES registered endpoints each send a heartbeat every second to one
+// The cost of heartbeats (issue 14.4): INSTANCES registered endpoints (60 s leases, so that a slow registration
+// phase on a busy machine lets none expire) each send a heartbeat every second to one
 // balancer process with the file registry store; for MEASURE seconds it reports the balancer's CPU (utime + stime
 // from /proc/<pid>/stat, as a share of one core), the bytes it wrote to storage (/proc/<pid>/io write_bytes) and how
 // often the registry file was replaced (its inode, sampled every 50 ms), next to the heartbeats answered.
@@ -34,16 +35,25 @@ listeners: [ { name: web, protocol: http, address: 127.0.0.1:0, service: app } ]
 services: { app: { endpoints: [] } }
 `,
 );
+// PROFILE=DIR: the balancer writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+const profile = process.env.PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE}`] : [];
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', 'src/cli/main.ts', 'start', '-c', config, '--log-level', 'warn'],
+  [...profile, '--import', 'tsx', 'src/cli/main.ts', 'start', '-c', config, '--log-level', 'warn'],
   {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   },
 );
+const exited = new Promise((resolve) => child.once('exit', resolve));
 const stop = async () => {
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) {
+    // SIGTERM first (a --cpu-prof profile is written on a clean exit only), SIGKILL if it lingers.
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
   await rm(dir, { recursive: true, force: true });
 };
 process.on('SIGINT', () => void stop().then(() => process.exit(130)));
@@ -76,7 +86,7 @@ try {
     const batch = ids
       .slice(i, i + 50)
       .map((id, j) =>
-        call('POST', '/api/services/app/endpoints', { id, url: `http://127.0.0.1:${20000 + i + j}`, ttlSeconds: 10 }),
+        call('POST', '/api/services/app/endpoints', { id, url: `http://127.0.0.1:${20000 + i + j}`, ttlSeconds: 60 }),
       );
     for (const status of await Promise.all(batch))
       if (status !== 201) throw new Error(`registration answered ${status}`);
@@ -135,6 +145,7 @@ try {
     ['registry file replaced', `${rewrites} times in ${elapsedS.toFixed(1)} s`],
     ['registry file size', `${registryBytes} bytes`],
   ];
+  if (failed - failed0 > 0) process.exitCode = 1;
   process.stdout.write(`| measure | value |\n| --- | --- |\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`);
 } finally {
   await stop();

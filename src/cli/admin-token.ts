@@ -88,7 +88,9 @@ export function findAdminToken(
     const stat = statSync(path);
     if (typeof process.getuid === 'function' && stat.uid !== process.getuid())
       return { problem: { path, reason: 'it belongs to another user' } };
-    if ((stat.mode & 0o077) !== 0) return { problem: { path, reason: 'other users can read it (chmod 600 it)' } };
+    // Windows has no such mode bits (its ACLs keep a user's profile private): the check is for POSIX systems.
+    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0)
+      return { problem: { path, reason: 'other users can read it (chmod 600 it)' } };
     const token = readFileSync(path, 'utf8').trim();
     return token === '' ? {} : { token };
   } catch {

@@ -43,6 +43,9 @@ export function retire(
       ...last.traffic,
       listeners: last.traffic.listeners.map((l) => ({ ...l, open: 0 })),
       endpoints: last.traffic.endpoints.map((e) => ({ ...e, inFlight: 0 })),
+      ...(last.traffic.overload === undefined
+        ? {}
+        : { overload: { ...last.traffic.overload, lagSeconds: 0, shedding: false } }),
     },
   ]);
   const endpoints = new Map<string, EndpointCountersReport>(

@@ -83,12 +83,31 @@ export interface ListenerTrafficReport extends ListenerTraffic {
   readonly protocol: string;
 }
 
+/** What overload protection refused since the start, and how late the event loop is now (docs/operations.md). */
+export interface OverloadReport {
+  /** Requests answered 503 at once while the event loop lagged (shedding). */
+  readonly shed: number;
+  /** Requests refused because an endpoint's queue was full, and those that waited `queueMs` in it. */
+  readonly queueFull: number;
+  readonly queueTimeout: number;
+  /** Requests refused with 429 by a route's rate limit. */
+  readonly rateLimited: number;
+  /** Connections over a listener's or the process's `maxConnections`. */
+  readonly connections: number;
+  /** The event loop's lag over the last measuring window, in seconds (0 when shedding is not configured). */
+  readonly lagSeconds: number;
+  /** True while new requests are shed. */
+  readonly shedding: boolean;
+}
+
 /** Everything the data plane of one process counted (a copy: later traffic does not change it). */
 export interface TrafficReport {
   readonly listeners: readonly ListenerTrafficReport[];
   readonly routes: readonly RouteTraffic[];
   readonly endpoints: readonly EndpointTraffic[];
   readonly services: readonly ServiceTraffic[];
+  /** Absent in reports that predate it (a worker of an older build). */
+  readonly overload?: OverloadReport;
 }
 
 /** A fresh count array for `codeClasses`, or for the duration buckets. */
@@ -101,7 +120,9 @@ export function sumTraffic(reports: readonly TrafficReport[]): TrafficReport {
   const routes = new Map<string, RouteTraffic>();
   const endpoints = new Map<string, EndpointTraffic>();
   const services = new Map<string, ServiceTraffic>();
+  let overload: OverloadReport | undefined;
   for (const report of reports) {
+    if (report.overload !== undefined) overload = addOverload(overload, report.overload);
     for (const l of report.listeners) {
       const key = `${l.listener}\u0000${l.protocol}`;
       const sum = listeners.get(key);
@@ -143,6 +164,21 @@ export function sumTraffic(reports: readonly TrafficReport[]): TrafficReport {
     routes: [...routes.values()],
     endpoints: [...endpoints.values()],
     services: [...services.values()],
+    ...(overload === undefined ? {} : { overload }),
+  };
+}
+
+/** Counts add up over processes; the lag is the worst one, and shedding is on when any process sheds. */
+function addOverload(a: OverloadReport | undefined, b: OverloadReport): OverloadReport {
+  if (a === undefined) return { ...b };
+  return {
+    shed: a.shed + b.shed,
+    queueFull: a.queueFull + b.queueFull,
+    queueTimeout: a.queueTimeout + b.queueTimeout,
+    rateLimited: a.rateLimited + b.rateLimited,
+    connections: a.connections + b.connections,
+    lagSeconds: Math.max(a.lagSeconds, b.lagSeconds),
+    shedding: a.shedding || b.shedding,
   };
 }
 

@@ -1,64 +1,66 @@
 import type { AddressInfo } from 'node:net';
 import { parseListenAddress } from '../config/address.js';
-import type { Endpoint } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
 import type { Logger } from '../core/log.js';
-import type { ListenerSnapshot, ServiceSnapshot, Snapshot } from '../core/snapshot.js';
-import { createBalancer, measuresOf, stickyHashBalancer } from './balancing/create-balancer.js';
+import type { ListenerSnapshot, Snapshot } from '../core/snapshot.js';
+import type { ListenerTrafficReport, ServedCertificate, TrafficReport } from '../core/traffic.js';
+import { AccessLog } from '../observability/access-log.js';
 import type { AcmeMaterial } from '../core/acme-material.js';
+import { SnapshotCompiler, type CompiledListener } from './compile-snapshot.js';
 import { AcmeChallenges } from './listeners/acme-challenges.js';
 import { HttpListener } from './listeners/http-listener.js';
 import { HttpsListener } from './listeners/https-listener.js';
+import type { Listener } from './listeners/listener.js';
 import { TcpListener, type L4ListenerRuntime } from './listeners/tcp-listener.js';
 import { UdpListener } from './listeners/udp-listener.js';
-
-type Listener = HttpListener | HttpsListener | TcpListener | UdpListener;
-import { TrustedProxies } from './downstream/client-address.js';
-import { RouteTable } from './routing/route-table.js';
-import type { Balancer } from './balancing/balancer.js';
-import { hashKeyReader } from './stickiness/hash-key.js';
-import { StickyKeys } from './stickiness/sticky-keys.js';
-import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } from './runtime.js';
-import { InFlightGauges } from './upstream/in-flight.js';
-import type { EndpointGauge, LatencyEstimator } from './upstream/endpoint-gauge.js';
-import type { LoadGauge } from './balancing/balancer.js';
-import { UpstreamPools } from './upstream/upstream-pools.js';
-import { EndpointGate } from './upstream/endpoint-gate.js';
 import { OverloadGuard } from './overload/overload-guard.js';
-import type { ListenerTraffic, ListenerTrafficReport, ServedCertificate, TrafficReport } from '../core/traffic.js';
 import { RequestCounters } from './request-counters.js';
-import { AccessLog } from '../observability/access-log.js';
+import type { ListenerRuntime } from './runtime.js';
+import type { EndpointGauge } from './upstream/endpoint-gauge.js';
+import { InFlightGauges } from './upstream/in-flight.js';
+import { UpstreamPools } from './upstream/upstream-pools.js';
+
+/** An open listener, with the kind of runtime it takes. */
+type OpenListener =
+  | { readonly kind: 'http'; readonly listener: Listener<ListenerRuntime> }
+  | { readonly kind: 'l4'; readonly listener: Listener<L4ListenerRuntime> };
+
+/** How long connections of a replaced or removed listener may take to finish (the drain deadline, docs/guarantees.md §2). */
+const replacedListenerDrainMs = 30_000;
 
 /**
  * The data plane: listeners, routing, balancing and upstream pools. It learns everything through `apply(snapshot)`,
- * the one entry point, which compiles the snapshot (route tables, balancers, pools) and swaps it in; requests in
- * flight keep the runtime they started with. It never decides membership or health itself.
+ * the one entry point, which compiles the snapshot (compile-snapshot.ts) and swaps it in; requests in flight keep
+ * the runtime they started with. This file is the listeners' lifecycle only: open, swap, drain, close. It never
+ * decides membership or health itself.
  */
 export class DataPlane {
   readonly #log: Logger;
-  readonly #listeners = new Map<string, Listener>();
+  readonly #listeners = new Map<string, OpenListener>();
   readonly #pools = new UpstreamPools();
   readonly #gauges = new InFlightGauges();
   /** Overload state kept across snapshots: connection total, Retry-After, rate limiters, event-loop-lag shedding. */
   readonly #overload: OverloadGuard;
-  /** The in-flight count and queue of each upstream pool (pools outlive snapshots, and so do their gates). */
-  readonly #gates = new WeakMap<object, EndpointGate>();
   /** Requests by listener, route and service, for metrics; kept across snapshots. */
   readonly #requests = new RequestCounters();
   /** The access log: configured by each snapshot, kept (with its open file) while the configuration stays the same. */
   readonly #accessLog: AccessLog;
-  readonly #facts: FactSink;
-  /** The balancer of each service and what it was built from, so an unchanged service keeps its state. */
-  #balancers = new Map<string, { readonly signature: string; readonly balancer: Balancer }>();
+  readonly #compiler: SnapshotCompiler;
   #version = 0;
   /** What the ACME resolver published: managed certificates and pending challenges (`acme()`). */
   readonly #acme = new AcmeChallenges();
 
   constructor(log: Logger, facts: FactSink) {
     this.#log = log;
-    this.#facts = facts;
     this.#overload = new OverloadGuard(log);
     this.#accessLog = new AccessLog(log);
+    this.#compiler = new SnapshotCompiler({
+      pools: this.#pools,
+      gauges: this.#gauges,
+      requests: this.#requests,
+      overload: this.#overload,
+      facts,
+    });
   }
 
   /** Applies a snapshot: new listeners are opened, changed ones swapped, removed ones drained and closed. */
@@ -66,76 +68,30 @@ export class DataPlane {
     this.#overload.configure(snapshot.overload, snapshot.routes);
     // First, so that an access log file that cannot be opened rejects the snapshot before anything changed.
     const accessLog = this.#accessLog.configure(snapshot.accessLog);
-    const services = this.#compileServices(
-      Object.values(snapshot.services),
-      new StickyKeys(snapshot.stickinessSecrets),
-    );
-    const opened: Listener[] = [];
+    const compiled = this.#compiler.compile(snapshot, accessLog);
+    const opened: OpenListener[] = [];
     try {
-      for (const listener of snapshot.listeners) {
-        if (listener.protocol === 'tcp' || listener.protocol === 'tls-passthrough' || listener.protocol === 'udp') {
-          const l4 = compileL4Listener(listener, services, this.#overload, accessLog);
-          const current = this.#listeners.get(listener.name);
-          if ((current instanceof TcpListener || current instanceof UdpListener) && current.accepts(l4)) {
-            current.update(l4);
-            continue;
-          }
-          const replacement =
-            listener.protocol === 'udp' ? new UdpListener(l4, this.#log) : new TcpListener(l4, this.#log);
-          await this.#swap(listener, current, replacement);
-          opened.push(replacement);
-          continue;
-        }
-        const runtime = compileListener(listener, snapshot, services, this.#requests, this.#overload, accessLog);
-        const current = this.#listeners.get(listener.name);
-        if (
-          current !== undefined &&
-          !(current instanceof TcpListener) &&
-          !(current instanceof UdpListener) &&
-          current.accepts(runtime)
-        ) {
-          current.update(runtime);
-          continue;
-        }
-        const replacement =
-          listener.protocol === 'https'
-            ? new HttpsListener(runtime, this.#log, this.#acme)
-            : new HttpListener(runtime, this.#log, this.#acme);
-        await this.#swap(listener, current, replacement);
+      for (const config of snapshot.listeners) {
+        const next = compiled.listeners.get(config.name)!;
+        const current = this.#listeners.get(config.name);
+        if (current !== undefined && adopt(current, next)) continue;
+        const replacement = this.#create(next);
+        await this.#swap(config, current, replacement);
         opened.push(replacement);
       }
     } catch (error) {
-      await Promise.all(opened.map((listener) => listener.close(0)));
-      for (const listener of opened) this.#listeners.delete(listener.name);
+      await Promise.all(opened.map((open) => open.listener.close(0)));
+      for (const open of opened) this.#listeners.delete(open.listener.name);
       throw error;
     }
     const names = new Set(snapshot.listeners.map((l) => l.name));
-    for (const [name, listener] of this.#listeners) {
+    for (const [name, open] of this.#listeners) {
       if (names.has(name)) continue;
       this.#listeners.delete(name);
-      void listener.close(replacedListenerDrainMs);
+      void this.#drain(open, replacedListenerDrainMs);
     }
     this.#version = snapshot.version;
     this.#log.info({ version: snapshot.version }, 'snapshot applied');
-  }
-
-  /**
-   * Puts `replacement` in the place of `current` (a listener whose address, protocol or socket options changed) without
-   * cutting anything: on a new address the new socket opens first and the old one then drains; on the same address the
-   * old one stops accepting first (freeing the port; its connections drain on) and the new one binds as soon as the
-   * port is free. Connections that were open keep being served by the old listener until they end or the deadline.
-   */
-  async #swap(config: ListenerSnapshot, current: Listener | undefined, replacement: Listener): Promise<void> {
-    if (current === undefined) {
-      await replacement.listen();
-    } else if (samePort(current, config)) {
-      void current.close(replacedListenerDrainMs);
-      await listenWhenFree(replacement);
-    } else {
-      await replacement.listen();
-      void current.close(replacedListenerDrainMs);
-    }
-    this.#listeners.set(config.name, replacement);
   }
 
   /**
@@ -146,6 +102,50 @@ export class DataPlane {
     return this.#acme.update(material);
   }
 
+  /** A listener for a compiled runtime, by its protocol. */
+  #create(next: CompiledListener): OpenListener {
+    if (next.kind === 'l4') {
+      const runtime = next.runtime;
+      const listener =
+        runtime.snapshot.protocol === 'udp' ? new UdpListener(runtime, this.#log) : new TcpListener(runtime, this.#log);
+      return { kind: 'l4', listener };
+    }
+    const runtime = next.runtime;
+    const listener =
+      runtime.snapshot.protocol === 'https'
+        ? new HttpsListener(runtime, this.#log, this.#acme)
+        : new HttpListener(runtime, this.#log, this.#acme);
+    return { kind: 'http', listener };
+  }
+
+  /**
+   * Puts `replacement` in the place of `current` (a listener whose address, protocol or socket options changed) without
+   * cutting anything: on a new address the new socket opens first and the old one then drains; on the same address the
+   * old one stops accepting first (freeing the port; its connections drain on) and the new one binds as soon as the
+   * port is free. Connections that were open keep being served by the old listener until they end or the deadline.
+   */
+  async #swap(config: ListenerSnapshot, current: OpenListener | undefined, replacement: OpenListener): Promise<void> {
+    if (current === undefined) {
+      await replacement.listener.listen();
+    } else if (samePort(current.listener, config)) {
+      void this.#drain(current, replacedListenerDrainMs);
+      await listenWhenFree(replacement.listener);
+    } else {
+      await replacement.listener.listen();
+      void this.#drain(current, replacedListenerDrainMs);
+    }
+    this.#listeners.set(config.name, replacement);
+  }
+
+  /** Closes a listener, letting what it carries finish until `deadlineMs`; logged when it starts and when it ends. */
+  async #drain(open: OpenListener, deadlineMs: number): Promise<boolean> {
+    const { name, protocol } = open.listener;
+    this.#log.info({ listener: name, protocol, deadlineMs }, 'listener draining');
+    const forced = await open.listener.close(deadlineMs);
+    this.#log.info({ listener: name, protocol, forced }, 'listener closed');
+    return forced;
+  }
+
   /** The version of the snapshot in force. */
   get version(): number {
     return this.#version;
@@ -153,7 +153,7 @@ export class DataPlane {
 
   /** The bound address of a listener (useful with port 0), or undefined when there is no such listener. */
   address(listener: string): AddressInfo | undefined {
-    return this.#listeners.get(listener)?.address();
+    return this.#listeners.get(listener)?.listener.address();
   }
 
   /**
@@ -163,7 +163,7 @@ export class DataPlane {
   async close(deadlineMs: number): Promise<boolean> {
     const listeners = [...this.#listeners.values()];
     this.#listeners.clear();
-    const forced = await Promise.all(listeners.map((listener) => listener.close(deadlineMs)));
+    const forced = await Promise.all(listeners.map((open) => this.#drain(open, deadlineMs)));
     await this.#pools.close(forced.includes(true));
     this.#overload.stop();
     await this.#accessLog.close();
@@ -178,208 +178,67 @@ export class DataPlane {
   /**
    * What this process counted, as a JSON-serialisable copy (metrics read it at scrape time; with workers, each sends
    * its own and the primary adds them up): every listener's connections and bytes, requests by listener, route and
-   * service, upstream answers and in-flight requests by endpoint, retries by service.
+   * service, upstream answers and in-flight requests by endpoint, retries by service, and the overload counts.
    */
   traffic(): TrafficReport {
     const listeners: ListenerTrafficReport[] = [];
-    for (const [name, listener] of this.#listeners) {
-      const report = listenerTraffic(name, listener);
-      if (report !== undefined) listeners.push(report);
+    for (const [name, { listener }] of this.#listeners) {
+      const traffic = listener.traffic;
+      listeners.push({
+        listener: name,
+        protocol: listener.protocol,
+        open: traffic.open,
+        accepted: traffic.accepted,
+        bytesIn: traffic.bytesIn,
+        bytesOut: traffic.bytesOut,
+      });
     }
-    return { listeners, routes: this.#requests.report(), ...this.#gauges.report() };
+    return {
+      listeners,
+      routes: this.#requests.report(),
+      ...this.#gauges.report(),
+      overload: this.#overload.report(),
+    };
   }
 
   /** The certificates every TLS-terminating listener serves now (for the expiry metric). */
   certificates(): ServedCertificate[] {
     const served: ServedCertificate[] = [];
-    for (const [name, listener] of this.#listeners as ReadonlyMap<string, object>) {
+    for (const [name, { listener }] of this.#listeners) {
       if (!('certificates' in listener)) continue;
       const certificates = listener.certificates as readonly Omit<ServedCertificate, 'listener'>[];
       for (const c of certificates) served.push({ listener: name, file: c.file, names: c.names, notAfter: c.notAfter });
     }
     return served;
   }
+}
 
-  #compileSticky(
-    service: ServiceSnapshot,
-    eligible: readonly Endpoint[],
-    keys: StickyKeys,
-    gauge: LoadGauge,
-  ): StickyRuntime {
-    const config = service.stickiness!;
-    const ids = new Set(eligible.map((e) => e.id));
-    if (config.honourOnDrain) {
-      for (const e of service.endpoints)
-        if (e.state === 'drain' && (e.health === undefined || e.health === 'up')) ids.add(e.id);
-    }
-    const serviceKeys = keys.forService(
-      service.name,
-      service.endpoints.map((e) => e.id),
-    );
-    if (config.mode === 'key') return { config, keys: serviceKeys, eligible: ids };
-    const hash = stickyHashBalancer(eligible, gauge, {
-      random: Math.random,
-      now: Date.now,
-      balancing: service.balancing,
-    });
-    return { config, keys: serviceKeys, eligible: ids, hash };
+/** Hands `next` to the open listener when it can take it in place (same kind, socket and options). */
+function adopt(current: OpenListener, next: CompiledListener): boolean {
+  if (current.kind === 'http' && next.kind === 'http' && current.listener.accepts(next.runtime)) {
+    current.listener.update(next.runtime);
+    return true;
   }
-
-  /** The gate of an upstream pool, made with the pool's connection count the first time the pool is seen. */
-  #gateOf(pool: object, service: ServiceSnapshot): EndpointGate {
-    let gate = this.#gates.get(pool);
-    if (gate === undefined) {
-      gate = new EndpointGate(service.maxConnectionsPerEndpoint);
-      this.#gates.set(pool, gate);
-    }
-    return gate;
+  if (current.kind === 'l4' && next.kind === 'l4' && current.listener.accepts(next.runtime)) {
+    current.listener.update(next.runtime);
+    return true;
   }
-
-  #compileServices(snapshots: readonly ServiceSnapshot[], keys: StickyKeys): Map<string, ServiceRuntime> {
-    const poolFor = this.#pools.reconcile(snapshots);
-    const services = new Map<string, ServiceRuntime>();
-    const live = new Set<EndpointGauge>();
-    const balancers = new Map<string, { readonly signature: string; readonly balancer: Balancer }>();
-    for (const service of snapshots) {
-      const endpoints = new Map<string, EndpointRuntime>();
-      const gauges = this.#gauges.forService(service);
-      for (const endpoint of service.endpoints) {
-        const load = gauges.byId.get(endpoint.id)!;
-        if (endpoint.loadReportedAt !== undefined && endpoint.load !== undefined)
-          load.reportLoad(endpoint.load, endpoint.loadReportedAt);
-        // An ejection starts a new count: a returning endpoint must fail `consecutiveErrors` times again.
-        if (endpoint.health === 'ejected') load.succeeded();
-        live.add(load);
-        const pool = poolFor(service, endpoint);
-        endpoints.set(endpoint.id, { endpoint, pool, load, gate: this.#gateOf(pool, service) });
-      }
-      const eligible = eligibleEndpoints(service);
-      const measures = measuresOf(service.algorithm);
-      const signature = `${service.algorithm}|${JSON.stringify(service.balancing)}|${eligible.map((e) => `${e.id}@${e.url}*${e.weight}`).join(',')}`;
-      const previous = this.#balancers.get(service.name);
-      const balancer =
-        previous?.signature === signature
-          ? previous.balancer
-          : createBalancer(service.algorithm, eligible, gauges.load, {
-              random: Math.random,
-              now: Date.now,
-              balancing: service.balancing,
-            });
-      balancers.set(service.name, { signature, balancer });
-      services.set(service.name, {
-        snapshot: service,
-        balancer,
-        endpoints,
-        retryBudget: this.#gauges.retryBudget(service.name),
-        counters: this.#gauges.serviceCounters(service.name),
-        ...(measures.hashKey === true ? { hashKey: hashKeyReader(service.balancing.hashKey) } : {}),
-        measures: {
-          latency: measures.latency === undefined ? undefined : latencyEstimator(measures.latency, service),
-          reportedLoad: measures.reportedLoad === true,
-        },
-        facts: this.#facts,
-        overload: this.#overload,
-        ...(service.stickiness === undefined
-          ? {}
-          : { sticky: this.#compileSticky(service, eligible, keys, gauges.load) }),
-      });
-    }
-    this.#balancers = balancers;
-    this.#gauges.retain(live);
-    return services;
-  }
+  return false;
 }
-
-/** The estimator maker an algorithm asked for, bound to the service's settings once, at `apply()` time. */
-function latencyEstimator(
-  make: NonNullable<ReturnType<typeof measuresOf>['latency']>,
-  service: ServiceSnapshot,
-): () => LatencyEstimator {
-  return () => make(service.balancing);
-}
-
-/**
- * The endpoints new requests may go to: `ready` with weight and healthy; in panic (every endpoint unhealthy) every
- * `ready` one, rather than refusing everything.
- */
-function eligibleEndpoints(service: ServiceSnapshot): Endpoint[] {
-  return service.endpoints.filter(
-    (e) => e.state === 'ready' && e.weight > 0 && (service.panic || e.health === undefined || e.health === 'up'),
-  );
-}
-
-/**
- * The connection counters of a listener that keeps them (a structural check: every listener class has a public
- * `traffic` and, for the protocol label, `protocol`), with its name.
- */
-function listenerTraffic(name: string, listener: object): ListenerTrafficReport | undefined {
-  if (!('traffic' in listener)) return undefined;
-  const traffic = listener.traffic as ListenerTraffic;
-  const protocol = 'protocol' in listener && typeof listener.protocol === 'string' ? listener.protocol : 'unknown';
-  return {
-    listener: name,
-    protocol,
-    open: traffic.open,
-    accepted: traffic.accepted,
-    bytesIn: traffic.bytesIn,
-    bytesOut: traffic.bytesOut,
-  };
-}
-
-function compileListener(
-  listener: ListenerSnapshot,
-  snapshot: Snapshot,
-  services: ReadonlyMap<string, ServiceRuntime>,
-  requests: RequestCounters,
-  overload: OverloadGuard,
-  accessLog: AccessLog | undefined,
-): ListenerRuntime {
-  const routes = snapshot.routes.filter((route) => route.listeners?.includes(listener.name) ?? true);
-  const table = new RouteTable(routes);
-  return {
-    snapshot: listener,
-    proto: listener.protocol === 'https' ? 'https' : 'http',
-    routes: table,
-    requests: requests.forTable(listener.name, table),
-    trusted: new TrustedProxies(listener.trustedProxies),
-    services,
-    overload,
-    accessLog,
-  };
-}
-
-function compileL4Listener(
-  listener: ListenerSnapshot,
-  services: ReadonlyMap<string, ServiceRuntime>,
-  overload: OverloadGuard,
-  accessLog: AccessLog | undefined,
-): L4ListenerRuntime {
-  const peers = listener.acceptProxyProtocol;
-  return {
-    snapshot: listener,
-    services,
-    proxyPeers: peers === undefined || peers.length === 0 ? undefined : new TrustedProxies(peers),
-    overload,
-    accessLog,
-  };
-}
-
-/** How long connections of a replaced or removed listener may take to finish (the drain deadline of docs/guarantees.md). */
-const replacedListenerDrainMs = 30_000;
 
 /** True when the replacement wants the port the current listener holds (same transport, same port, not 0). */
-function samePort(current: Listener, next: ListenerSnapshot): boolean {
+function samePort(current: Listener<unknown>, next: ListenerSnapshot): boolean {
   const bound = current.address();
   const wanted = parseListenAddress(next.address);
   if (bound === undefined || wanted === undefined || wanted.port === 0) return false;
-  return bound.port === wanted.port && current instanceof UdpListener === (next.protocol === 'udp');
+  return bound.port === wanted.port && (current.protocol === 'udp') === (next.protocol === 'udp');
 }
 
 /**
  * Binds a listener to a port another listener is letting go of: closing a listening socket frees the port within a
  * tick or two, so EADDRINUSE is retried briefly before it is reported.
  */
-async function listenWhenFree(listener: Listener): Promise<void> {
+async function listenWhenFree(listener: Listener<unknown>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await listener.listen();

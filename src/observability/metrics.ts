@@ -1,78 +1,10 @@
 import { basename } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Registry, validateMetricName, type Metric } from 'prom-client';
-import type { Snapshot } from '../core/snapshot.js';
-import { codeClasses, durationBucketsSeconds, type ServedCertificate, type TrafficReport } from '../core/traffic.js';
+import { codeClasses, durationBucketsSeconds } from '../core/traffic.js';
+import type { HistogramDefinition, MetricDefinition, MetricSources, Sample, Scrape } from './metric-definition.js';
+import { overloadMetrics } from './overload-metrics.js';
 
-/** Pass and fail counts of one endpoint's active health checks. */
-export interface HealthCheckCounts {
-  readonly service: string;
-  readonly endpoint: string;
-  readonly passed: number;
-  readonly failed: number;
-}
-
-/** Configuration changes applied to a running balancer (`reload()`, `apply()`, SIGHUP, `POST /api/reload`). */
-export interface ReloadCounts {
-  readonly success: number;
-  readonly failure: number;
-}
-
-/**
- * Where the metrics come from, each read once per scrape. The composition root wires them to their owners: the data
- * plane's counters (summed over the workers when there are several), the control plane's snapshot and health checks.
- */
-export interface MetricSources {
-  traffic(): TrafficReport;
-  certificates(): readonly ServedCertificate[];
-  snapshot(): Snapshot | undefined;
-  healthChecks(): readonly HealthCheckCounts[];
-  reloads(): ReloadCounts;
-  /** Certificates the ACME resolver manages: their names and notAfter (epoch ms). */
-  acmeCertificates?(): readonly { readonly domains: readonly string[]; readonly validUntil: number }[];
-  /** Switchyard's version, for `switchyard_build_info`. */
-  readonly version: string;
-}
-
-/** Everything one scrape reads, gathered before any series is rendered, so all series describe the same instant. */
-interface Scrape {
-  readonly traffic: TrafficReport;
-  readonly certificates: readonly ServedCertificate[];
-  readonly snapshot: Snapshot | undefined;
-  readonly healthChecks: readonly HealthCheckCounts[];
-  readonly reloads: ReloadCounts;
-  readonly acmeCertificates: readonly { readonly domains: readonly string[]; readonly validUntil: number }[];
-  readonly version: string;
-}
-
-type Labels = Readonly<Record<string, string>>;
-/** One series of a counter or gauge. */
-type Sample = readonly [labels: Labels, value: number];
-
-interface ScalarDefinition {
-  readonly name: string;
-  readonly type: 'counter' | 'gauge';
-  readonly help: string;
-  readonly labelNames: readonly string[];
-  samples(scrape: Scrape): Iterable<Sample>;
-}
-
-/** One series of a histogram: counts per bucket, not cumulative, with one slot more than `buckets` (+Inf). */
-interface HistogramSeries {
-  readonly labels: Labels;
-  readonly counts: readonly number[];
-  readonly sum: number;
-}
-
-interface HistogramDefinition {
-  readonly name: string;
-  readonly type: 'histogram';
-  readonly help: string;
-  readonly labelNames: readonly string[];
-  readonly buckets: readonly number[];
-  series(scrape: Scrape): Iterable<HistogramSeries>;
-}
-
-export type MetricDefinition = ScalarDefinition | HistogramDefinition;
+export type { HealthCheckCounts, MetricDefinition, MetricSources, ReloadCounts } from './metric-definition.js';
 
 /**
  * Every metric Switchyard exports, in one list (docs/metrics.md describes each). Names and labels are the interface
@@ -239,7 +171,7 @@ export const metricDefinitions: readonly MetricDefinition[] = [
   {
     name: 'switchyard_acme_certificate_expiry_timestamp_seconds',
     type: 'gauge',
-    help: 'When the certificate served for the domain by the ACME resolver expires (self-signed stand-in included), in Unix seconds.',
+    help: 'When the certificate the ACME resolver serves for the domain (stand-in included) expires, in Unix seconds.',
     labelNames: ['domain'],
     *samples({ acmeCertificates }) {
       const soonest = new Map<string, number>();
@@ -249,6 +181,7 @@ export const metricDefinitions: readonly MetricDefinition[] = [
       for (const [domain, seconds] of soonest) yield [{ domain }, seconds];
     },
   },
+  ...overloadMetrics,
 ];
 
 /** The names of every metric Switchyard exports itself (prom-client's process and Node.js metrics come on top). */

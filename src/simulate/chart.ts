@@ -83,12 +83,17 @@ function panel(run: RunResult, result: SimulationResult, yMax: number, x: number
       `<text x="${n(px(t))}" y="${plot.top + plot.height + 16}" class="axis" text-anchor="middle">${t / 1000} s</text>`,
     );
   }
-  run.series.forEach((steps, endpoint) => {
+  seriesOf(run, result).forEach((steps, endpoint) => {
     const points = steps.map((load, step) => `${n(px(Math.min(durationMs, (step + 0.5) * stepMs)))},${n(py(load))}`);
     parts.push(`<polyline points="${points.join(' ')}" stroke="${palette[endpoint % palette.length]!}" class="line"/>`);
   });
   parts.push('</g>');
   return parts.join('\n');
+}
+
+/** What a panel plots: the endpoints' load, or the requests they were sent per second (`workload.chart`). */
+function seriesOf(run: RunResult, result: SimulationResult): readonly (readonly number[])[] {
+  return result.workload.chart === 'requests' ? run.requestSeries : run.series;
 }
 
 /** An axis label: whole numbers as such, fractions with one decimal. */
@@ -113,13 +118,14 @@ function legend(ids: readonly string[]): string {
  */
 export function renderChart(result: SimulationResult): string {
   const { workload, seed, runs } = result;
-  const peak = Math.max(0, ...runs.flatMap((run) => run.series.flatMap((steps) => steps)));
+  const peak = Math.max(0, ...runs.flatMap((run) => seriesOf(run, result).flatMap((steps) => steps)));
   const yMax = niceCeiling(peak);
   const rows = Math.ceil(runs.length / columns);
   const width = columns * panelWidth + 16;
   const height = headerHeight + rows * panelHeight + 8;
   const title = `switchyard simulate — preset ${workload.name}, seed ${seed}`;
-  const subtitle = `${loadMetricText[workload.loadMetric]} per endpoint over virtual time (${(workload.stepMs / 1000).toFixed(1)} s averages)`;
+  const plotted = workload.chart === 'requests' ? 'requests sent a second' : loadMetricText[workload.loadMetric];
+  const subtitle = `${plotted} per endpoint over virtual time (${(workload.stepMs / 1000).toFixed(1)} s averages)`;
   const body = runs.map((run, i) =>
     panel(run, result, yMax, 8 + (i % columns) * panelWidth, headerHeight + Math.floor(i / columns) * panelHeight),
   );

@@ -64,3 +64,23 @@ test('--format json gives one run per algorithm with its numbers', () => {
     [['least-load', 0]],
   );
 });
+
+test('--format json carries the request counts and the watched windows with their labels', () => {
+  const { code, stdout } = run({
+    preset: 'slow-instance',
+    duration: 45_000,
+    algorithms: ['peak-ewma'],
+    format: 'json',
+  });
+  assert.equal(code, 0);
+  const report = JSON.parse(stdout) as {
+    windows: { label: string; endpoint: string }[];
+    runs: { requests: Record<string, number>; requestSpread: number; windows: (number | null)[] }[];
+  };
+  assert.deepEqual(report.windows[1], { label: 'first 200', endpoint: 'e3' });
+  const [ewma] = report.runs;
+  assert.equal(ewma!.windows.length, report.windows.length);
+  assert.ok(ewma!.requests['e3']! < ewma!.requests['e1']!, JSON.stringify(ewma!.requests));
+  // 'next 200': e3 has lost most of its traffic; '+1-2 s' after the recovery at 40 s it has it back.
+  assert.ok(ewma!.windows[2]! < 0.2 && ewma!.windows[5]! > 0.5, JSON.stringify(ewma!.windows));
+});

@@ -51,6 +51,8 @@ export interface RunResult {
   readonly retried: number;
   /** Each endpoint's average load in each step of `stepMs`. */
   readonly series: readonly (readonly number[])[];
+  /** The requests each endpoint was sent per second in each step of `stepMs`. */
+  readonly requestSeries: readonly (readonly number[])[];
 }
 
 /** Everything a report needs: the workload as run, and one result per variant. */
@@ -294,7 +296,14 @@ class Run {
     const { algorithm, sticky } = this.#variant;
     const weights = this.#endpoints.map((e) => e.spec.weight);
     const requests = this.#endpoints.map(() => 0);
-    for (const index of this.#picked) if (index >= 0) requests[index]!++;
+    const steps = series[0]?.length ?? 0;
+    const requestSeries = this.#endpoints.map(() => new Array<number>(steps).fill(0));
+    this.#picked.forEach((index, i) => {
+      if (index < 0) return;
+      requests[index]!++;
+      const step = Math.min(steps - 1, Math.floor(this.#requests[i]!.atMs / stepMs));
+      requestSeries[index]![step]! += 1000 / (Math.min(durationMs, (step + 1) * stepMs) - step * stepMs);
+    });
     return {
       label: sticky ? `${algorithm} + sticky` : algorithm,
       variant: this.#variant,
@@ -311,6 +320,7 @@ class Run {
       failed: this.#failed,
       retried: this.#retried,
       series,
+      requestSeries,
     };
   }
 }

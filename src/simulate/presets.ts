@@ -124,6 +124,7 @@ const slowInstance: Workload = {
   arrivals: { kind: 'poisson', perEndpointPerSecond: 100 },
   classes: [{ name: 'request', share: 1, costMs: { kind: 'fixed', value: 10 }, memoryMb: { kind: 'fixed', value: 1 } }],
   slowdowns: [{ endpoint: 2, fromMs: slowFromMs, toMs: slowUntilMs, factor: 10 }],
+  chart: 'requests',
   windows: [
     { label: 'before', endpoint: 2, fromMs: 10_000, untilMs: slowFromMs },
     { label: 'first 200', endpoint: 2, fromMs: slowFromMs, count: 200 },

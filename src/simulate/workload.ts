@@ -113,6 +113,8 @@ export interface Workload {
   readonly loadOnResponses?: boolean;
   /** Width of one step of the chart and of the imbalance measurement. */
   readonly stepMs: number;
+  /** What the chart plots: each endpoint's load (the default), or the requests it is sent per second. */
+  readonly chart?: 'load' | 'requests';
   /** The services' `balancing:` tuning, as in the config (defaults for what is left out). */
   readonly balancing?: BalancingInput;
 }

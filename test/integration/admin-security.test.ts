@@ -160,6 +160,26 @@ test('admin.tokens.register refuses a token equal to another role and needs a se
   await assert.rejects(invalid([{ token: 'x', services: [] }]), /services: name at least one service/);
 });
 
+test('a registration token naming a service the configuration does not declare is warned about at start', async (t) => {
+  const capture = capturedLogger();
+  const lb = await balancer(
+    t,
+    rolesConfig({
+      admin: {
+        address: '127.0.0.1:0',
+        tokens: { admin: adminToken, register: [{ token: 'g', services: ['app', 'ghost'] }] },
+      },
+    }),
+    { logger: capture.logger },
+  );
+  const warning = capture.lines().find((line) => String(line['msg']).startsWith('a registration token names services'));
+  assert.deepEqual(warning?.['services'], ['ghost']);
+  assert.equal(
+    (await lb.api('POST', endpoints('ghost'), { token: 'g', body: { url: 'http://127.0.0.1:9' } })).status,
+    404,
+  );
+});
+
 /** One request over https with the given trust and client certificate. */
 function httpsCall(
   url: string,

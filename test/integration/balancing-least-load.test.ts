@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { adminConfigWith, endpointsOf, eventually, startWithAdmin } from './helpers/admin.js';
 import { countByOrigin, DelayedOrigins, LoadLoop } from './helpers/balancing-load.js';
 import { send } from './helpers/http.js';
 import { configWith } from './helpers/origin.js';
@@ -52,4 +53,27 @@ test('least-load over real sockets: origins reporting what they are working on s
   const values = names.map((name) => counts[name] ?? 0);
   assert.ok(Math.max(...values) / Math.min(...values) <= 1.25, JSON.stringify(counts));
   assert.deepEqual(load.errors, []);
+});
+
+test('least-load over real sockets: loads reported in heartbeats are projected between heartbeats too', async (t) => {
+  const loads: Record<string, number> = { low: 1, mid: 5, high: 5 };
+  const set = await DelayedOrigins.start(t, Object.keys(loads));
+  const lb = await startWithAdmin(adminConfigWith([], { algorithm: 'least-load', slowStartMs: 0 }));
+  t.after(() => lb.close());
+  const path = '/api/services/app/endpoints';
+  for (const [i, name] of Object.keys(loads).entries()) {
+    const created = await lb.api('POST', path, { body: { id: name, url: set.urls[i] } });
+    assert.equal(created.status, 201, created.body);
+    const beat = await lb.api('PUT', `${path}/${name}/heartbeat`, { body: { load: loads[name] } });
+    assert.equal(beat.status, 200, beat.body);
+  }
+  await eventually('every endpoint shows its heartbeat load', async () =>
+    (await endpointsOf(lb)).every((e) => e.load === loads[e.id]),
+  );
+  // 30 at once, 500 ms each, and no heartbeat meanwhile: the projection spreads them.
+  const replies = await Promise.all(Array.from({ length: 30 }, () => send(lb.url('/?ms=500'))));
+  const counts = countByOrigin(replies.map((r, index) => ({ index, sentAt: 0, origin: r.body })));
+  t.diagnostic(`30 at once: ${JSON.stringify(counts)}`);
+  assert.ok(counts['low']! <= 15, JSON.stringify(counts));
+  assert.ok(counts['low']! >= counts['mid']! && counts['low']! >= counts['high']!, JSON.stringify(counts));
 });

@@ -339,7 +339,10 @@ test('in a browser the dashboard shows live counters, an endpoint going down, an
   let sending = true;
   const load = (async () => {
     while (sending) {
-      await Promise.all([send(lb.url('/')), send(lb.url('/')), send(lb.url('/api/items'))]).catch(() => undefined);
+      // lb.url throws once the balancer closed (its t.after runs before this loop's): the loop then just ends.
+      await Promise.resolve()
+        .then(() => Promise.all([send(lb.url('/')), send(lb.url('/')), send(lb.url('/api/items'))]))
+        .catch(() => undefined);
       await sleep(20);
     }
   })();
@@ -398,14 +401,38 @@ test('in a browser the dashboard shows live counters, an endpoint going down, an
   await traffic(lb, 20);
   assert.equal(served(), seenByA, 'a drained endpoint gets no new requests (its health checks go on)');
 
-  // Let the balance chart fill a little, then keep a screenshot (README and the test's artifact).
+  // The balance chart has a time axis: clock times, later ones further right, all within the chart's 3 minutes.
   await sleep(4_000);
+  /** What the test reads of a DOM node (the project's TypeScript has no DOM library). */
+  type TickNode = {
+    textContent: string | null;
+    getAttribute(name: string): string | null;
+    getBoundingClientRect(): { left: number };
+  };
+  const ticks = await page.$$eval('[data-service="app"] .balance .axis .tick', (nodes) =>
+    (nodes as unknown as TickNode[]).map((node) => ({
+      text: node.textContent ?? '',
+      at: Date.parse(node.getAttribute('datetime') ?? ''),
+      left: node.getBoundingClientRect().left,
+    })),
+  );
+  assert.ok(ticks.length >= 1, 'the balance chart has time labels');
+  const sorted = [...ticks].sort((x, y) => x.at - y.at);
+  for (const tick of sorted) {
+    assert.match(tick.text, /\d{1,2}:\d{2}:\d{2}/);
+    assert.ok(tick.at <= Date.now() && tick.at > Date.now() - 200_000, `${tick.text} is within the chart's span`);
+  }
+  for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i]!.left > sorted[i - 1]!.left, 'later times further right');
+
+  // A screenshot as the test's artifact; docs/img/dashboard.png (the README's) only when asked: UPDATE_SCREENSHOTS=1.
   const artifacts = await mkdtemp(join(tmpdir(), 'switchyard-dashboard-'));
   const png = await page.screenshot({ fullPage: true });
   await writeFile(join(artifacts, 'dashboard.png'), png);
-  await mkdir(join(screenshotPath, '..'), { recursive: true });
-  await writeFile(screenshotPath, png);
-  t.diagnostic(`screenshot: ${join(artifacts, 'dashboard.png')} and ${screenshotPath}`);
+  if (process.env['UPDATE_SCREENSHOTS'] === '1') {
+    await mkdir(join(screenshotPath, '..'), { recursive: true });
+    await writeFile(screenshotPath, png);
+    t.diagnostic(`screenshot: ${join(artifacts, 'dashboard.png')}, copied to ${screenshotPath}`);
+  } else t.diagnostic(`screenshot: ${join(artifacts, 'dashboard.png')} (UPDATE_SCREENSHOTS=1 updates the README's)`);
 
   // A wrong token shows no data, only the sign-in form with the refusal.
   const stranger = await browser.newContext();

@@ -367,3 +367,46 @@ test('no label carries a request path, a query or a client address', async (t) =
     for (const secret of secrets) assert.ok(!value.includes(secret), `${sample} ${label}="${value}"`);
   }
 });
+
+test('overload refusals are counted by reason: a rate-limited request moves rejections_total{reason="rate_limited"}', async (t) => {
+  const a = await origin(t, 'a');
+  const config = adminConfigWith([a.url]) as Record<string, unknown>;
+  const routes = [
+    { match: { path: { prefix: '/' } }, service: 'app', rateLimit: { requestsPerSecond: 0.1, burst: 1 } },
+  ];
+  const lb = await balancer(t, { ...config, routes } as SwitchyardConfigInput);
+  const before = await scrape(lb);
+  assert.equal(before.value('switchyard_overload_rejections_total', { reason: 'rate_limited' }), 0);
+  assert.equal(before.value('switchyard_overload_shedding', {}), 0);
+  assert.ok(before.families.has('switchyard_event_loop_lag_seconds'));
+  assert.equal((await send(lb.url('/'))).status, 200);
+  assert.equal((await send(lb.url('/'))).status, 429);
+  assert.equal((await send(lb.url('/'))).status, 429);
+  const after = await scrape(lb);
+  assert.equal(after.value('switchyard_overload_rejections_total', { reason: 'rate_limited' }), 2);
+  assert.equal(after.value('switchyard_overload_rejections_total', { reason: 'shed' }), 0);
+});
+
+test('bytes toward and from an HTTP endpoint are counted: the request body sent, the response body received', async (t) => {
+  const a = await origin(t, 'a', (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('y'.repeat(300));
+    });
+  });
+  const lb = await balancer(t, adminConfigWith([a.url]));
+  const reply = await send(lb.url('/upload'), { method: 'POST', body: 'x'.repeat(1000) });
+  assert.equal(reply.status, 200);
+  const bytes = async (): Promise<unknown> => {
+    const service = (await lb.api('GET', '/api/services/app', { token: readToken })).json as {
+      endpoints: { bytes: { toEndpoint: number; fromEndpoint: number } }[];
+    };
+    return service.endpoints[0]?.bytes;
+  };
+  await eventually('the bytes to show', async () => {
+    const seen = (await bytes()) as { toEndpoint: number } | undefined;
+    return seen !== undefined && seen.toEndpoint > 0;
+  });
+  assert.deepEqual(await bytes(), { toEndpoint: 1000, fromEndpoint: 300 });
+});

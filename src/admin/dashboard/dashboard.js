@@ -170,7 +170,7 @@ function onStats(view, fromSnapshot) {
   for (const service of view.services) {
     seen.add(service.name);
     const entry = serviceEntry(service);
-    updateService(entry, service, fromSnapshot);
+    updateService(entry, service, fromSnapshot, view.at);
     for (const e of service.endpoints) {
       endpoints++;
       if (e.health === 'up' && e.state === 'ready') healthy++;
@@ -214,12 +214,15 @@ function serviceEntry(service) {
   svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', `share of requests per endpoint of ${service.name}`);
+  const axis = el('div', 'axis');
+  axis.setAttribute('aria-hidden', 'true');
   figure.append(
     svg,
+    axis,
     el(
       'figcaption',
       '',
-      'Balance: each endpoint’s share of the requests over time, newest on the right (up to 3 minutes)',
+      'Balance: each endpoint’s share of the requests over time (clock time below), newest on the right (up to 3 minutes)',
     ),
   );
   const wrap = el('div', 'table-wrap');
@@ -228,13 +231,25 @@ function serviceEntry(service) {
   root.append(summary, body);
   root.hidden = !matchesFilter(service.name);
   ui.services.append(root);
-  entry = { root, tbody, meta, panic, svg, rows: new Map(), colors: new Map(), history: new Map() };
+  entry = {
+    root,
+    tbody,
+    meta,
+    panic,
+    svg,
+    axis,
+    rows: new Map(),
+    colors: new Map(),
+    history: new Map(),
+    times: [],
+    ticks: new Map(),
+  };
   services.set(service.name, entry);
   observer.observe(root);
   return entry;
 }
 
-function updateService(entry, service, fromSnapshot) {
+function updateService(entry, service, fromSnapshot, at) {
   let total = 0;
   let healthy = 0;
   const ids = new Set();
@@ -247,6 +262,12 @@ function updateService(entry, service, fromSnapshot) {
     history.push(e.recent);
     if (history.length > chartPoints + smoothing) history.shift();
     entry.history.set(e.id, history);
+  }
+  if (!fromSnapshot) {
+    // When each point was taken: the chart's time axis (the histories end together, at the latest stats event).
+    const taken = new Date(at).getTime();
+    entry.times.push(Number.isFinite(taken) ? taken : Date.now());
+    if (entry.times.length > chartPoints + smoothing) entry.times.shift();
   }
   for (const id of entry.history.keys()) if (!ids.has(id)) entry.history.delete(id);
   entry.last = service;
@@ -413,6 +434,44 @@ function drawChart(entry) {
     path.setAttribute('d', d);
   }
   for (const node of existing.values()) node.remove();
+  drawAxis(entry, points, span, scale);
+}
+
+/**
+ * The time axis under a balance chart: clock times every 5 to 60 s (at most six labels over what the chart spans), placed
+ * where the points taken at those times are drawn. The interval between points is measured from their times.
+ */
+function drawAxis(entry, points, span, scale) {
+  const times = entry.times;
+  const labels = new Map();
+  if (points > 0 && times.length > 0) {
+    const last = times[times.length - 1];
+    const first = times[Math.max(0, times.length - points)];
+    const interval = points > 1 && last > first ? (last - first) / (points - 1) : 1000;
+    const spanMs = (span - 1) * interval;
+    const step = [5_000, 10_000, 15_000, 30_000, 60_000].find((ms) => spanMs / ms <= 6) ?? 60_000;
+    for (let at = Math.floor(last / step) * step; at >= last - spanMs; at -= step) {
+      const left = ((chartPoints - ((last - at) / interval) * scale) / chartPoints) * 100;
+      if (left >= 4 && left <= 96) labels.set(at, left);
+    }
+  }
+  for (const [at, tick] of entry.ticks) {
+    if (labels.has(at)) continue;
+    tick.remove();
+    entry.ticks.delete(at);
+  }
+  for (const [at, left] of labels) {
+    let tick = entry.ticks.get(at);
+    if (!tick) {
+      const time = new Date(at);
+      tick = el('time', 'tick', time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' }));
+      tick.dateTime = time.toISOString();
+      entry.ticks.set(at, tick);
+      entry.axis.append(tick);
+    }
+    const style = `${left.toFixed(2)}%`;
+    if (tick.style.left !== style) tick.style.left = style;
+  }
 }
 
 function onChange(event, live) {

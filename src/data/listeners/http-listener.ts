@@ -3,7 +3,8 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream';
 import { problemJson, proxyErrors, type ProxyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { throttledErrorLog } from '../../core/throttled-log.js';
+import { throttledErrorLog, throttledWarning } from '../../core/throttled-log.js';
+import { peerAddress } from '../downstream/client-address.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { listenAt, sameSocketAddress } from '../../config/address.js';
 import type { AcmeChallenges } from './acme-challenges.js';
@@ -17,6 +18,7 @@ import { OpenTunnels } from '../http/open-tunnels.js';
 import { sendProblem } from '../downstream/problem.js';
 import { proxyUpgrade } from '../http/websocket-tunnel.js';
 import type { ListenerRuntime } from '../runtime.js';
+import type { Listener } from './listener.js';
 
 /**
  * An HTTP/1.1 listener. Node's parser enforces the header block size and the header timeout (checked every second,
@@ -27,7 +29,7 @@ import type { ListenerRuntime } from '../runtime.js';
  * sends it to an HTTP/2 server with the TLS listener's limits (`Http2Sessions`), anything else to the HTTP/1.1 one.
  * Without it, connections go straight to the HTTP/1.1 server (nothing is read ahead).
  */
-export class HttpListener {
+export class HttpListener implements Listener<ListenerRuntime> {
   readonly #server: Server;
   /** With `acceptProxyProtocol`: the socket that listens, taking PROXY headers off before the server sees bytes. */
   readonly #front: ProxyProtocolFront | undefined;
@@ -65,7 +67,13 @@ export class HttpListener {
     );
     // One more than the limit, so that "too many" is detected instead of silently truncated.
     this.#server.maxHeadersCount = limits.headerCount + 1;
-    this.#server.on('clientError', onClientError);
+    const rejected = throttledWarning(this.#log, 'request rejected by the HTTP parser');
+    this.#server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // A client that reset its connection is not rejected, just gone.
+      if (error.code !== 'ECONNRESET')
+        rejected({ code: error.code, client: peerAddress((socket as Socket).remoteAddress), reason: error.message });
+      onClientError(error, socket);
+    });
     // Switchyard is a reverse proxy, not a forward one: CONNECT gets a problem document, not a silent close.
     this.#server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
       writeClientError(Object.assign(new Error('CONNECT'), { code: 'CONNECT' }), socket),

@@ -13,6 +13,7 @@ import { HttpListener } from './http-listener.js';
 import { OcspStapler } from './ocsp-stapling.js';
 import { Http2Sessions } from './http2-sessions.js';
 import { intermediateCiphers, TlsContexts, type CertificateInfo } from './tls-contexts.js';
+import type { Listener } from './listener.js';
 
 const ignoreError = (): void => undefined;
 
@@ -23,7 +24,7 @@ const ignoreError = (): void => undefined;
  * HTTP/2 limits follow docs/guarantees.md §2 (`Http2Sessions`: 100 concurrent streams, a 64 KiB stream window, a 16 KiB
  * header list).
  */
-export class HttpsListener {
+export class HttpsListener implements Listener<ListenerRuntime> {
   readonly #log: Logger;
   readonly #tls: TlsServer;
   /** With `acceptProxyProtocol`: the socket that listens, taking PROXY headers off before TLS sees bytes. */

@@ -16,6 +16,7 @@ import type { OverloadGuard } from '../overload/overload-guard.js';
 import type { ServiceRuntime } from '../runtime.js';
 import { drainUntil } from './drain.js';
 import { readPreamble } from './preamble.js';
+import type { Listener } from './listener.js';
 
 /** What a `tcp` or `tls-passthrough` listener needs from one snapshot. */
 export interface L4ListenerRuntime {
@@ -35,7 +36,7 @@ export interface L4ListenerRuntime {
  * connection's), and on `tls-passthrough` the ClientHello is read, never answered, to route by SNI (and ALPN); both
  * must arrive within `timeouts.headerMs`. Nothing is decrypted: the client sees the instance's certificate.
  */
-export class TcpListener {
+export class TcpListener implements Listener<L4ListenerRuntime> {
   readonly #server: Server;
   readonly #log: Logger;
   #runtime: L4ListenerRuntime;
@@ -72,8 +73,10 @@ export class TcpListener {
     this.#runtime = runtime;
   }
 
-  listen(): Promise<void> {
-    return listenAt(this.#server, this.#runtime.snapshot.address);
+  async listen(): Promise<void> {
+    await listenAt(this.#server, this.#runtime.snapshot.address);
+    const bound = this.address();
+    this.#log.info({ address: bound?.address, port: bound?.port, protocol: this.protocol }, 'listening');
   }
 
   address(): AddressInfo | undefined {

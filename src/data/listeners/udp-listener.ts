@@ -12,6 +12,7 @@ import { UpstreamTries, type UpstreamAttempt } from '../upstream/attempt.js';
 import { hostAndPort } from '../l4/tcp-tunnel.js';
 import type { ServiceRuntime } from '../runtime.js';
 import type { L4ListenerRuntime } from './tcp-listener.js';
+import type { Listener } from './listener.js';
 
 /**
  * Datagrams a session keeps while its socket is still connecting (a DNS lookup for a host name); later ones are
@@ -61,7 +62,7 @@ interface UdpSession {
  * `limits.maxConnections` sessions the least recently active one makes room for a new one. An ICMP error (port
  * unreachable) or any error on a session's socket ends that session only; the client's next datagram starts anew.
  */
-export class UdpListener {
+export class UdpListener implements Listener<L4ListenerRuntime> {
   readonly #socket: Socket;
   readonly #log: Logger;
   #runtime: L4ListenerRuntime;
@@ -129,6 +130,8 @@ export class UdpListener {
       socket.bind({ port: address.port, ...(address.host === '' ? {} : { address: address.host }) }, () => {
         socket.off('error', reject);
         this.#startSweeper();
+        const bound = this.address();
+        this.#log.info({ address: bound?.address, port: bound?.port, protocol: 'udp' }, 'listening');
         resolve();
       });
     });

@@ -3,6 +3,7 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
 import type { OverloadConfig } from '../../config/overload-schema.js';
 import type { Logger } from '../../core/log.js';
 import type { RouteSnapshot } from '../../core/snapshot.js';
+import type { OverloadReport } from '../../core/traffic.js';
 import { RateLimiter } from './rate-limiter.js';
 
 /** Requests and connections turned away, by reason (for metrics and the admin API). */
@@ -57,6 +58,11 @@ export class OverloadGuard {
 
   constructor(log: Logger) {
     this.#log = log.child({ component: 'overload' });
+  }
+
+  /** A copy of the counts and the lag, for metrics. */
+  report(): OverloadReport {
+    return { ...this.counts, lagSeconds: this.lagMs / 1000, shedding: this.shedding };
   }
 
   /** Takes a snapshot's settings (undefined: the defaults) and its routes' rate limits (unchanged ones keep state). */
