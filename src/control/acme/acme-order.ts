@@ -40,6 +40,11 @@ export class AcmeAccount {
     this.#client = new acme.Client({
       directoryUrl: config.directory,
       accountKey,
+      // Polling an order or challenge still "processing": from 250 ms, doubling to 10 s (acme-client's 5 s first
+      // wait made every order that was not valid at the first look take 5 s more).
+      backoffMin: 250,
+      backoffMax: 10_000,
+      backoffAttempts: 12,
       ...(config.eab === undefined ? {} : { externalAccountBinding: config.eab }),
     });
   }
