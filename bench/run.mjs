@@ -51,6 +51,7 @@ const C = {
   loadgen: E.LOADGEN || 'auto',
   l7: E.L7 !== '0',
   workers: E.WORKERS !== '0', // L7 also through `workers: auto` (node:cluster), beside the single process
+  realistic: E.REALISTIC !== '0', // L7 also through the realistic config of issue 11 (bench/realistic-config.mjs)
   l4: E.L4 !== '0',
   l4Rps: E.L4_RPS !== '0',
   l4Duration: num('L4_DURATION', num('DURATION', 5)),
@@ -665,6 +666,49 @@ async function startSwitchyardWorkers(upstreams) {
   return p;
 }
 
+/**
+ * Switchyard with the realistic config (bench/realistic-config.mjs): 8 routes, a health check every second, the
+ * access log to a file, the admin listener on; its /metrics is scraped every 5 s while it runs, as Prometheus would.
+ */
+async function startSwitchyardRealistic(upstreams) {
+  const { realisticConfig } = await import('./realistic-config.mjs');
+  const port = await freePort();
+  const adminPort = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-realistic-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'realistic.yaml');
+  fs.writeFileSync(
+    file,
+    realisticConfig({
+      listen: `${LOOP}:${port}`,
+      admin: `${LOOP}:${adminPort}`,
+      upstreams: upstreams.map((u) => `${LOOP}:${u.port}`),
+      accessLog: path.join(dir, 'access.log'),
+    }),
+  );
+  const args = [path.join(ROOT, 'bin', 'switchyard.js'), 'start', '-c', file, '--log-level', 'warn'];
+  const p = start('switchyard-realistic', process.execPath, args, { cwd: ROOT });
+  collectLines(p, p.child.stdout, 'realistic stdout');
+  collectLines(p, p.child.stderr, 'realistic stderr');
+  await waitListening(p, port, 'switchyard (realistic config)');
+  const scrape = () =>
+    http
+      .get(
+        {
+          host: LOOP,
+          port: adminPort,
+          path: '/metrics',
+          headers: { authorization: 'Bearer bench-admin-token-0123456789abcdef' },
+        },
+        (res) => res.resume(),
+      )
+      .on('error', () => undefined);
+  const scraper = setInterval(scrape, 5_000);
+  scraper.unref();
+  Object.assign(p, { port, args: args.slice(1) });
+  return p;
+}
+
 let l4ConfigDir;
 process.on('exit', () => {
   if (l4ConfigDir) fs.rmSync(l4ConfigDir, { recursive: true, force: true });
@@ -875,6 +919,8 @@ async function benchL7(kind, upstreams) {
 
   const workers = C.workers ? await startSwitchyardWorkers(upstreams) : undefined;
   if (workers) log(`L7: switchyard with workers: auto (primary pid ${workers.pid}) on ${workers.port}`);
+  const realistic = C.realistic ? await startSwitchyardRealistic(upstreams) : undefined;
+  if (realistic) log(`L7: switchyard with the realistic config (pid ${realistic.pid}) on ${realistic.port}`);
   const targets = [
     { name: 'direct', url: `http://${LOOP}:${upstreams[0].port}/`, proxied: false, runs: [], watch: [proxy] },
     { name: 'switchyard', url: `http://${LOOP}:${proxy.port}/`, proxied: true, runs: [], watch: [proxy] },
@@ -890,6 +936,18 @@ async function benchL7(kind, upstreams) {
           },
         ]
       : []),
+    ...(realistic
+      ? [
+          {
+            name: 'switchyard realistic config',
+            url: `http://${LOOP}:${realistic.port}/`,
+            proxied: true,
+            runs: [],
+            watch: [realistic],
+            proxy: realistic,
+          },
+        ]
+      : []),
   ];
   const desc = loadDesc(kind, C.duration);
   log(`L7: ${desc}; warm-up ${C.warmup}s per target, ${C.rounds} interleaved rounds`);
@@ -898,7 +956,9 @@ async function benchL7(kind, upstreams) {
   if (!(await runRounds('L7', targets, C.duration, once, describeRps))) return null;
 
   const rows = targets.map((t) => summarize(t, 'rps'));
-  const [direct, sy, syWorkers] = rows;
+  const [direct, sy] = rows;
+  const syWorkers = rows.find((r) => r.name === 'switchyard workers:auto');
+  const syRealistic = rows.find((r) => r.name === 'switchyard realistic config');
   return {
     rows,
     render: (ended) => {
@@ -925,6 +985,14 @@ async function benchL7(kind, upstreams) {
               `With \`workers: auto\` (${os.availableParallelism()} workers + the primary; CPU is the whole process tree): ` +
                 `**${fmt(syWorkers.value / direct.value)}** × direct RPS, **${fmt(syWorkers.value / sy.value)}** × the single ` +
                 `process, ${fmt(syWorkers.proxyUs, 1)} µs/req.`,
+            ]
+          : []),
+        ...(syRealistic
+          ? [
+              '',
+              `With the realistic config (bench/realistic-config.mjs: 8 routes, health checks every second, access log ` +
+                `to a file, admin on and scraped): **${fmt(syRealistic.proxyUs, 1)} µs/req**, ` +
+                `**${fmt(syRealistic.proxyUs / sy.proxyUs)}** × the bare one-liner; p99 ${fmtMs(syRealistic.p99)} ms.`,
             ]
           : []),
         '',

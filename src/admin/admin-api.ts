@@ -7,6 +7,7 @@ import type { ControlPlane, EndpointStatus } from '../control/control-plane.js';
 import type { AcmeResolver } from '../control/acme/acme-resolver.js';
 import { ApiError, readJson } from './http-kit.js';
 import type { EndpointRates, LiveStats } from './live-stats.js';
+import { defaultStaleMs, loadJson } from './load-report.js';
 import { endpointStatusJson, iso } from './endpoint-status.js';
 import type { EndpointCounters, WorkerSummary } from '../core/worker-report.js';
 
@@ -77,7 +78,12 @@ async function parseBody<T extends z.ZodType>(call: ApiCall, schema: T): Promise
 }
 
 /** The wire shape of an endpoint in `GET /api/services/{service}`. */
-function endpointJson(status: EndpointStatus, counters: EndpointCounters, rates: EndpointRates | undefined) {
+function endpointJson(
+  status: EndpointStatus,
+  counters: EndpointCounters,
+  rates: EndpointRates | undefined,
+  staleMs: number,
+) {
   return {
     ...endpointStatusJson(status),
     inFlight: counters.inFlight,
@@ -92,7 +98,7 @@ function endpointJson(status: EndpointStatus, counters: EndpointCounters, rates:
     bytes: { toEndpoint: counters.bytesOut, fromEndpoint: counters.bytesIn },
     lease:
       status.ttlSeconds === undefined ? null : { ttlSeconds: status.ttlSeconds, expiresAt: iso(status.leaseExpiresAt) },
-    load: status.load ?? null,
+    ...loadJson(status, counters, staleMs),
     metadata: status.metadata ?? {},
   };
 }
@@ -122,7 +128,14 @@ export function serviceDetail(ctx: AdminContext, service: string) {
     healthCheck: config?.healthCheck ?? null,
     endpoints: ctx.control
       .endpointStatuses(service)
-      .map((status) => endpointJson(status, ctx.counters(service, status.id), ctx.live?.rates(service, status.id))),
+      .map((status) =>
+        endpointJson(
+          status,
+          ctx.counters(service, status.id),
+          ctx.live?.rates(service, status.id),
+          config?.balancing.leastLoad.staleMs ?? defaultStaleMs,
+        ),
+      ),
   };
 }
 

@@ -1,13 +1,17 @@
-import type { EndpointCounters } from '../core/worker-report.js';
+import type { EndpointCounters, LoadReport } from '../core/worker-report.js';
 import { emptyCodeCounts, emptyDurationBuckets, sumTraffic } from '../core/traffic.js';
 import type { EndpointCountersReport, WorkerReport } from './messages.js';
 
-/** The live counters of one endpoint summed over worker reports (the retired totals and each live worker's). */
+/**
+ * The live counters of one endpoint summed over worker reports (the retired totals and each live worker's); of the
+ * loads the instance reported, the latest any worker saw.
+ */
 export function sumCounters(
   reports: readonly (WorkerReport | undefined)[],
   service: string,
   endpoint: string,
 ): EndpointCounters {
+  let loadReport: LoadReport | undefined;
   const sum = {
     inFlight: 0,
     requests: 0,
@@ -27,8 +31,11 @@ export function sumCounters(
     sum.bytesIn += c.bytesIn;
     addCounts(sum.responses, c.responses);
     addCounts(sum.durationBuckets, c.durationBuckets);
+    if (c.loadReport !== undefined && (loadReport === undefined || c.loadReport.at > loadReport.at)) {
+      loadReport = c.loadReport;
+    }
   }
-  return sum;
+  return loadReport === undefined ? sum : { ...sum, loadReport };
 }
 
 /** The retired totals plus a departed worker's last report, with its gauges (open, in flight) at zero. */

@@ -131,6 +131,7 @@ function endpointCounters(dataPlane: DataPlane, snapshot: Snapshot | undefined):
         bytesIn: c.bytesIn,
         responses: [...c.responses],
         durationBuckets: [...c.durationBuckets],
+        ...(c.loadReport === undefined ? {} : { loadReport: c.loadReport }),
       });
     }
   }

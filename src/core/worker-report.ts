@@ -16,6 +16,15 @@ export interface EndpointCounters {
    */
   readonly responses?: readonly number[];
   readonly durationBuckets?: readonly number[];
+  /** The last load the instance reported, as this data plane holds it (least-load reads it); absent before one. */
+  readonly loadReport?: LoadReport;
+}
+
+/** A load an instance reported: its value, when (epoch ms), and how (`X-Load` response header or heartbeat). */
+export interface LoadReport {
+  readonly value: number;
+  readonly at: number;
+  readonly source: 'header' | 'heartbeat';
 }
 
 /** One worker process of a balancer started with `workers`. */

@@ -84,7 +84,7 @@ export class SnapshotCompiler {
       for (const endpoint of service.endpoints) {
         const load = serviceGauges.byId.get(endpoint.id)!;
         if (endpoint.loadReportedAt !== undefined && endpoint.load !== undefined)
-          load.reportLoad(endpoint.load, endpoint.loadReportedAt);
+          load.reportLoad(endpoint.load, endpoint.loadReportedAt, 'heartbeat');
         // An ejection starts a new count: a returning endpoint must fail `consecutiveErrors` times again.
         if (endpoint.health === 'ejected') load.succeeded();
         live.add(load);

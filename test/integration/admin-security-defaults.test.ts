@@ -163,6 +163,18 @@ services: { app: { endpoints: [ { url: http://127.0.0.1:9 } ] } }
     level: number;
   };
   assert.equal(warning.level, 40);
+  // An answer from the admin API means start() got past createSwitchyard and has its signal handlers.
+  let port: number | undefined;
+  await eventually(
+    'the admin API answers',
+    async () => {
+      const listening = lb.stdout.find((line) => line.includes('"admin API listening"'));
+      port ??= listening === undefined ? undefined : (JSON.parse(listening) as { port: number }).port;
+      if (port === undefined) return false;
+      return (await callApi(`http://127.0.0.1:${port}`, 'GET', '/ping').catch(() => ({ status: 0 }))).status === 200;
+    },
+    15_000,
+  );
   lb.child.kill('SIGTERM');
   assert.equal(await lb.exited, 0);
 });

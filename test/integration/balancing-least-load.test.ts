@@ -11,8 +11,9 @@ async function burst(t: TestContext, lb: TestSwitchyard, names: readonly string[
   const seen = new Set<string>();
   for (let i = 0; i < 50 && seen.size < names.length; i++) seen.add((await send(lb.url('/?ms=1'))).body);
   assert.equal(seen.size, names.length, 'every origin answered once');
-  // 500 ms each: all n picks are made before any of them is answered, so no report arrives in between.
-  const replies = await Promise.all(Array.from({ length: n }, () => send(lb.url('/?ms=500'))));
+  // 1.5 s each: all n picks are made before any of them is answered (even on a slow machine), so no report arrives
+  // in between.
+  const replies = await Promise.all(Array.from({ length: n }, () => send(lb.url('/?ms=1500'))));
   const counts = countByOrigin(replies.map((r, index) => ({ index, sentAt: 0, origin: r.body })));
   t.diagnostic(`${n} at once: ${JSON.stringify(counts)}`);
   return counts;
@@ -70,8 +71,8 @@ test('least-load over real sockets: loads reported in heartbeats are projected b
   await eventually('every endpoint shows its heartbeat load', async () =>
     (await endpointsOf(lb)).every((e) => e.load === loads[e.id]),
   );
-  // 30 at once, 500 ms each, and no heartbeat meanwhile: the projection spreads them.
-  const replies = await Promise.all(Array.from({ length: 30 }, () => send(lb.url('/?ms=500'))));
+  // 30 at once, 1.5 s each, and no heartbeat meanwhile: the projection spreads them.
+  const replies = await Promise.all(Array.from({ length: 30 }, () => send(lb.url('/?ms=1500'))));
   const counts = countByOrigin(replies.map((r, index) => ({ index, sentAt: 0, origin: r.body })));
   t.diagnostic(`30 at once: ${JSON.stringify(counts)}`);
   assert.ok(counts['low']! <= 15, JSON.stringify(counts));

@@ -66,7 +66,7 @@ async function peakRssDuring(pid: number, work: () => Promise<void>): Promise<nu
   return Math.max(peak, rssBytes(pid));
 }
 
-test('200 MiB download and 200 MiB upload stream through byte-exact while the proxy grows by under 64 MiB', async (t) => {
+test('200 MiB download and 200 MiB upload stream through byte-exact while the proxy grows by under 100 MiB', async (t) => {
   let uploadDigest = '';
   let uploadBytes = 0;
   const origin = await startOrigin('big', (req, res) => {
@@ -132,5 +132,7 @@ test('200 MiB download and 200 MiB upload stream through byte-exact while the pr
     `proxy RSS baseline ${(baseline / MiB).toFixed(1)} MiB, peak growth ${(growth / MiB).toFixed(1)} MiB ` +
       `(download ${((downloadPeak - baseline) / MiB).toFixed(1)}, upload ${((uploadPeak - baseline) / MiB).toFixed(1)})`,
   );
-  assert.ok(growth < 64 * MiB, `the proxy's RSS grew by ${(growth / MiB).toFixed(1)} MiB`);
+  // Half a body: a proxy that held either body would grow by 200 MiB or more. Streaming itself costs Node 20 about
+  // 55 MiB here and Node 24 about 65-75 MiB (V8's heap sizing and the allocator differ), so 64 MiB was too tight.
+  assert.ok(growth < 100 * MiB, `the proxy's RSS grew by ${(growth / MiB).toFixed(1)} MiB`);
 });

@@ -263,8 +263,8 @@ test('a refusal from an origin that keeps its connection alive is relayed whole 
   // A plain HTTP origin ignores the upgrade and answers with a chunked body on a keep-alive connection.
   const server = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' });
-    res.write('upgrade ');
-    res.end('elsewhere');
+    // Two chunks: the second after the first was flushed (Node 22+ would send both writes of one tick as one).
+    res.write('upgrade ', () => res.end('elsewhere'));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));

@@ -24,6 +24,11 @@ export interface LoadGauge {
    * responses); undefined before its first response.
    */
   latencyMs?(id: EndpointId): number | undefined;
+  /**
+   * Requests in flight to every endpoint of the service together (what `active` summed over them would give), kept
+   * as one number so a pick need not add up a thousand endpoints. Optional: without it the algorithm sums.
+   */
+  totalActive?(): number;
   /** The load the instance itself reported (heartbeat or `X-Load` header), or undefined when none is fresh. */
   reportedLoad?(id: EndpointId): number | undefined;
   /** When the report `reportedLoad` answers was made (ms on the gauge's clock): tells one report from the next. */

@@ -127,10 +127,16 @@ export class ConsistentHash implements Balancer {
     return low === ring.length ? 0 : low;
   }
 
-  /** factor × (Σ active + 1) ÷ Σ weight: an endpoint's bound is this × its weight, rounded up. */
+  /**
+   * factor × (Σ active + 1) ÷ Σ weight: an endpoint's bound is this × its weight, rounded up. Σ active is the gauge's
+   * service total when it keeps one (O(1)), else the sum over the endpoints.
+   */
   #capacityPerWeight(): number {
-    let total = 0;
-    for (const endpoint of this.#endpoints) total += this.#load.active(endpoint.id);
+    let total = this.#load.totalActive?.();
+    if (total === undefined) {
+      total = 0;
+      for (const endpoint of this.#endpoints) total += this.#load.active(endpoint.id);
+    }
     return (this.#factor * (total + 1)) / this.#totalWeight;
   }
 }

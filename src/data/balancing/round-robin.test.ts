@@ -67,3 +67,23 @@ test('weighted round-robin never re-picks an excluded endpoint', () => {
   assert.deepEqual(picks(wrr, 4, { exclude: new Set(['a']) }), ['b', 'b', 'b', 'b']);
   assert.equal(wrr.pick({ exclude: new Set(['a', 'b']) }), undefined);
 });
+
+test('the precomputed cycle gives the same sequence as the credit scan, cycle after cycle', () => {
+  const weights = [7, 3, 1, 5, 2];
+  const endpoints = weights.map((w, i) => ep(`e${i}`, w));
+  const scheduled = new WeightedRoundRobin(endpoints);
+  // Above 65,536 in total the schedule is not kept: the same weights × 10,000 run the plain credit scan.
+  const scanned = new WeightedRoundRobin(weights.map((w, i) => ep(`e${i}`, w * 10_000)));
+  const shares = new Map<string, number>();
+  for (const id of picks(scanned, 18 * 10_000)) shares.set(id!, (shares.get(id!) ?? 0) + 1);
+  assert.deepEqual(
+    weights.map((_, i) => shares.get(`e${i}`)),
+    weights.map((w) => w * 10_000),
+  );
+  const one = picks(scheduled, 18);
+  assert.deepEqual(picks(scheduled, 18), one, 'periodic: the next cycle repeats');
+  assert.deepEqual(
+    weights.map((_, i) => one.filter((id) => id === `e${i}`).length),
+    weights,
+  );
+});

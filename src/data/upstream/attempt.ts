@@ -291,7 +291,7 @@ function reportedLoadOf(rawHeaders: readonly Buffer[], load: EndpointRuntime['lo
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.length !== 6 || rawHeaders[i]!.toString('latin1').toLowerCase() !== 'x-load') continue;
     const value = Number(rawHeaders[i + 1]!.toString('latin1'));
-    if (Number.isFinite(value) && value >= 0) load.reportLoad(value, Date.now());
+    if (Number.isFinite(value) && value >= 0) load.reportLoad(value, Date.now(), 'header');
     return;
   }
 }

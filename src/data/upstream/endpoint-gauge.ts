@@ -1,4 +1,5 @@
 import { codeClassIndex, durationBucketIndex, emptyCodeCounts, emptyDurationBuckets } from '../../core/traffic.js';
+import type { LoadReport } from '../../core/worker-report.js';
 import { Lease } from './lease.js';
 
 /** A response-time estimator an algorithm asks its endpoints to keep (peak-EWMA); pure: time is passed in. */
@@ -22,10 +23,17 @@ export class EndpointGauge {
   #latency: LatencyEstimator | undefined;
   #reportedLoad: number | undefined;
   #reportedAt: number | undefined;
+  #reportedBy: LoadReport['source'] = 'header';
   /** Upstream answers by `codeClasses` index (index 0: the attempt got no response head), for metrics. */
   readonly responses: number[] = emptyCodeCounts();
   /** Answered attempts by time from sent to response end (`durationBucketIndex`), for per-endpoint percentiles. */
   readonly durationBuckets: number[] = emptyDurationBuckets();
+  /** The service's total in flight, moved with this endpoint's. */
+  readonly #service: { inFlight: number };
+
+  constructor(service: { inFlight: number } = { inFlight: 0 }) {
+    this.#service = service;
+  }
 
   /** Requests, tunnels, connections and sessions in flight to the endpoint now. */
   get inFlight(): number {
@@ -64,9 +72,16 @@ export class EndpointGauge {
     return this.#reportedAt;
   }
 
+  /** The last report with its time and source (for the admin API), or undefined before the first. */
+  get loadReport(): LoadReport | undefined {
+    if (this.#reportedLoad === undefined || this.#reportedAt === undefined) return undefined;
+    return { value: this.#reportedLoad, at: this.#reportedAt, source: this.#reportedBy };
+  }
+
   /** One attempt begins: one more in flight until the returned lease is released (exactly once). */
   enter(sticky: boolean): Lease {
     this.#inFlight++;
+    this.#service.inFlight++;
     this.#requests++;
     if (sticky) this.#stickyRequests++;
     return new Lease(this.#leave);
@@ -74,6 +89,7 @@ export class EndpointGauge {
 
   readonly #leave = (): void => {
     this.#inFlight--;
+    this.#service.inFlight--;
   };
 
   /** The endpoint answered with a final status (its class is counted). */
@@ -115,11 +131,15 @@ export class EndpointGauge {
     return this.#latency?.value(nowMs);
   }
 
-  /** The instance reported its load at `at` (epoch ms); an older report than the one kept changes nothing. */
-  reportLoad(load: number, at: number): void {
+  /**
+   * The instance reported its load at `at` (epoch ms), in an `X-Load` response header or a heartbeat; an older report
+   * than the one kept changes nothing.
+   */
+  reportLoad(load: number, at: number, source: LoadReport['source']): void {
     if (this.#reportedAt !== undefined && at < this.#reportedAt) return;
     this.#reportedLoad = load;
     this.#reportedAt = at;
+    this.#reportedBy = source;
   }
 
   /** The last report if it is at most `staleMs` old at `nowMs`. */

@@ -18,6 +18,8 @@ export interface ServiceGauges {
  */
 export class InFlightGauges {
   #gauges = new Map<string, Map<EndpointId, EndpointGauge>>();
+  /** Each service's total in flight, which its endpoints' gauges move with theirs. */
+  #totals = new Map<string, { inFlight: number }>();
   #budgets = new Map<string, RetryBudget>();
   #services = new Map<string, ServiceTraffic>();
 
@@ -30,7 +32,12 @@ export class InFlightGauges {
     }
     let gauge = byId.get(id);
     if (gauge === undefined) {
-      gauge = new EndpointGauge();
+      let total = this.#totals.get(service);
+      if (total === undefined) {
+        total = { inFlight: 0 };
+        this.#totals.set(service, total);
+      }
+      gauge = new EndpointGauge(total);
       byId.set(id, gauge);
     }
     return gauge;
@@ -44,8 +51,10 @@ export class InFlightGauges {
     const byId = new Map<EndpointId, EndpointGauge>();
     for (const endpoint of service.endpoints) byId.set(endpoint.id, this.counter(service.name, endpoint.id));
     const { staleMs } = service.balancing.leastLoad;
+    const total = this.#totals.get(service.name) ?? { inFlight: 0 };
     const load: LoadGauge = {
       active: (id) => byId.get(id)?.inFlight ?? 0,
+      totalActive: () => total.inFlight,
       latencyMs: (id) => byId.get(id)?.latencyMs(Date.now()),
       reportedLoad: (id) => byId.get(id)?.freshLoad(staleMs, Date.now()),
       reportedAt: (id) => byId.get(id)?.reportedAt,

@@ -10,15 +10,25 @@ export interface Sample {
   readonly origin: string;
 }
 
+/** A request an origin is working on: when it came, the work it asked for, and how to answer it. */
+interface PendingAnswer {
+  readonly startedAt: number;
+  readonly ms: number;
+  timer: NodeJS.Timeout;
+  readonly answer: () => void;
+}
+
 /**
  * Origins that answer `200 <name>` after a delay the test changes at run time: `?ms=N` asks for N ms of "work", which
- * the origin multiplies by its current `slowdown` (1 at start). `active` is how many requests each is working on now;
+ * takes N × the origin's current slowdown (`setSlowdown`; 1 at start). A change applies to the requests it is working
+ * on too, as when an instance recovers and clears its queue. `active` is how many requests each is working on now;
  * `headers` may add response headers computed per response (e.g. `X-Load`).
  */
 export class DelayedOrigins {
   readonly origins: Origin[] = [];
-  readonly slowdown = new Map<string, number>();
   readonly active = new Map<string, number>();
+  readonly #slowdown = new Map<string, number>();
+  readonly #pending = new Map<string, Set<PendingAnswer>>();
 
   static async start(
     t: TestContext,
@@ -27,25 +37,45 @@ export class DelayedOrigins {
   ): Promise<DelayedOrigins> {
     const set = new DelayedOrigins();
     for (const name of names) {
-      set.slowdown.set(name, 1);
+      set.#slowdown.set(name, 1);
       set.active.set(name, 0);
+      const pending = new Set<PendingAnswer>();
+      set.#pending.set(name, pending);
       const origin = await startOrigin(name, (req, res, self) => {
         req.resume();
         const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? '20');
         set.active.set(name, set.active.get(name)! + 1);
-        setTimeout(
-          () => {
+        const entry: PendingAnswer = {
+          startedAt: Date.now(),
+          ms,
+          timer: setTimeout(() => entry.answer(), ms * set.#slowdown.get(name)!),
+          answer: () => {
+            pending.delete(entry);
             res.writeHead(200, { 'content-type': 'text/plain', ...headers(name, set) });
             set.active.set(name, set.active.get(name)! - 1);
             res.end(self.name);
           },
-          ms * set.slowdown.get(name)!,
-        );
+        };
+        pending.add(entry);
+        res.on('close', () => {
+          clearTimeout(entry.timer);
+          pending.delete(entry);
+        });
       });
       t.after(() => origin.close());
       set.origins.push(origin);
     }
     return set;
+  }
+
+  /** From now on `name` works `factor` times slower (1: normal), the requests it is working on included. */
+  setSlowdown(name: string, factor: number): void {
+    this.#slowdown.set(name, factor);
+    const now = Date.now();
+    for (const entry of this.#pending.get(name) ?? []) {
+      clearTimeout(entry.timer);
+      entry.timer = setTimeout(() => entry.answer(), Math.max(0, entry.startedAt + entry.ms * factor - now));
+    }
   }
 
   get urls(): string[] {
