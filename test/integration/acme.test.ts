@@ -16,6 +16,7 @@ import { send } from './helpers/http.js';
 import { startPebble, type Pebble, type PebbleOptions } from './helpers/pebble.js';
 import { freePort } from './helpers/ports.js';
 import { waitFor } from './helpers/wait.js';
+import { createSwitchyard } from '../../src/main.js';
 
 const domains = ['www.acme.test', 'acme.test'];
 
@@ -234,4 +235,28 @@ test('with workers the challenges and certificates reach every worker (HTTP-01 t
   const after = new Set<string>();
   for (let i = 0; i < 20; i++) after.add((await servedCertificate(https, 'www.acme.test')).serialNumber);
   assert.deepEqual([...after], [renewed.serialNumber]);
+});
+
+test('a reload that adds an https listener with tls.acme opens it at once (on the stand-in) and orders its certificate', async (t) => {
+  const [http, https] = [await freePort(), await freePort()];
+  const pebble = await pebbleFor(t, { httpPort: http, tlsPort: https });
+  const storage = await storageDir(t);
+  const base = {
+    admin: { enabled: false },
+    registry: { store: 'memory' as const },
+    acme: { directory: pebble.directory, directoryCa: pebble.directoryCa, agreeToTerms: true, storage },
+    listeners: [{ name: 'web', protocol: 'http' as const, address: `127.0.0.1:${http}` }],
+    routes: [{ match: {}, respond: { status: 200, body: 'routed' } }],
+  };
+  const lb = await createSwitchyard(base);
+  t.after(() => lb.close(1_000));
+  await lb.apply({
+    ...base,
+    listeners: [
+      ...base.listeners,
+      { name: 'websecure', protocol: 'https', address: `127.0.0.1:${https}`, tls: { acme: { domains } } },
+    ],
+  });
+  const cert = await waitForIssued(https, 'www.acme.test', () => pebble.root());
+  assert.equal(isSelfSigned(cert), false);
 });
