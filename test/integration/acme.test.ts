@@ -3,7 +3,9 @@ import { stat } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpsRequest } from 'node:https';
 import { test, type TestContext } from 'node:test';
+import { connect, type TLSSocket } from 'node:tls';
 import { callApi } from './helpers/admin.js';
 import {
   isSelfSigned,
@@ -136,11 +138,32 @@ test('TLS-ALPN-01: with no http listener the https listener answers the challeng
   assert.equal(isSelfSigned(cert), false);
   const [state] = await lb.certificates();
   assert.equal(state?.state, 'valid');
-  // Ordinary clients still get h2 / http/1.1 and are routed.
-  const reply = await send(`https://127.0.0.1:${https}/`, { headers: { host: 'www.acme.test' } }).catch(
-    () => undefined,
-  );
-  assert.ok(reply === undefined || reply.body === 'routed');
+  // Ordinary clients still get h2 / http/1.1 by ALPN, and are routed.
+  const root = await pebble.root();
+  for (const alpn of [['h2', 'http/1.1'], ['http/1.1']]) {
+    const socket = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = connect(
+        { host: '127.0.0.1', port: https, servername: 'www.acme.test', ca: root, ALPNProtocols: alpn },
+        () => resolve(s),
+      );
+      s.on('error', reject);
+    });
+    assert.equal(socket.alpnProtocol, alpn[0]);
+    socket.destroy();
+  }
+  const reply = await new Promise<string>((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port: https, servername: 'www.acme.test', ca: root, path: '/' },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve(body));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(reply, 'routed');
 });
 
 test('a failing challenge keeps the stand-in, shows the CA’s reason in /api/acme and is retried with back-off', async (t) => {
