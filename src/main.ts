@@ -8,9 +8,11 @@ import { ControlPlane } from './control/control-plane.js';
 import { AcmeResolver } from './control/acme/acme-resolver.js';
 import { acmeFleetFrom, type AcmeFleet } from './control/acme/acme-fleet.js';
 import type { AcmeMaterial } from './core/acme-material.js';
-import { FileStore } from './control/registry/file-store.js';
-import { MemoryStore } from './control/registry/memory-store.js';
+import { Fleet } from './control/fleet/fleet.js';
+import { withShared, type SharedConfig } from './control/fleet/shared-config.js';
+import { EtcdStore } from './control/registry/etcd-store.js';
 import type { RegistryStore } from './control/registry/registry-store.js';
+import { createRegistryStore } from './control/registry/stores.js';
 import { SwitchyardError } from './core/errors.js';
 import type { FactSink } from './core/facts.js';
 import type { Snapshot } from './core/snapshot.js';
@@ -99,10 +101,13 @@ export async function startSwitchyard(
   createDataPlane: DataPlaneFactory,
 ): Promise<Switchyard> {
   const log = options.logger ?? silentLogger();
-  const config = validate(input);
+  let config = validate(input);
   const startedAt = Date.now();
-  const store =
-    options.store ?? (config.registry.store === 'file' ? new FileStore(config.registry.path) : new MemoryStore());
+  const store = options.store ?? createRegistryStore(config, log);
+  // A fleet (registry.store: etcd): the file gives listeners, TLS, admin, registry and node; with sharedConfig the
+  // routes and services pushed to the store replace the file's (docs/fleet.md).
+  let fileInput = input;
+  let shared: SharedConfig | undefined;
   // The data plane reports facts to the control plane, which hands it snapshots: each needs the other.
   const facts = { control: undefined as ControlPlane | undefined };
   const dataPlane = createDataPlane(log, {
@@ -112,6 +117,7 @@ export async function startSwitchyard(
     store,
     log,
     sink: (snapshot) => dataPlane.apply(snapshot),
+    selfPreservation: config.registry.selfPreservation,
     ...(options.resolver === undefined ? {} : { resolver: options.resolver }),
   });
   facts.control = control;
@@ -123,6 +129,33 @@ export async function startSwitchyard(
     publish: (material) => dataPlane.acme?.(material) ?? Promise.resolve(),
     ...(acmeFleet === undefined ? {} : { fleet: acmeFleet }),
   });
+  /** Every configuration change: the ACME certificates it names first, then the control plane. */
+  const setConfig = async (next: SwitchyardConfig): Promise<void> => {
+    await acme.configure(next);
+    await control.setConfig(next);
+  };
+  const fleet =
+    store instanceof EtcdStore
+      ? new Fleet({
+          store,
+          registry: control.registry,
+          log,
+          name: config.node.name,
+          version: packageVersion(),
+          startedAt,
+          sharedConfig: config.registry.etcd?.sharedConfig ?? false,
+          config: () => control.config,
+          adminAddress: () => {
+            const bound = admin?.address();
+            return bound === undefined ? undefined : `${bound.address}:${bound.port}`;
+          },
+          applyShared: (next) =>
+            counted(async () => {
+              await setConfig(validate(withShared(fileInput, next)));
+              shared = next;
+            }),
+        })
+      : undefined;
   let admin: AdminServer | undefined;
   /** Configuration changes on the running balancer, for `switchyard_config_reloads_total`. */
   const reloads = { success: 0, failure: 0 };
@@ -142,9 +175,9 @@ export async function startSwitchyard(
     counted(async () => {
       if (options.reload === undefined)
         throw new SwitchyardError('Switchyard was started without a configuration file');
-      const next = validate(await options.reload());
-      await acme.configure(next);
-      await control.setConfig(next);
+      const next = await options.reload();
+      await setConfig(validate(withShared(next, shared)));
+      fileInput = next;
       return control.snapshot?.version ?? 0;
     });
   const metrics = new SwitchyardMetrics({
@@ -154,11 +187,31 @@ export async function startSwitchyard(
     healthChecks: () => control.healthCheckCounts(),
     reloads: () => ({ ...reloads }),
     acmeCertificates: () => acme.status().certificates,
+    registry: () => {
+      if (fleet === undefined) return undefined;
+      const status = fleet.status();
+      return {
+        ...status,
+        preserving: control.registry.preservingServices(),
+        services: control.registry.services(),
+      };
+    },
     version: packageVersion(),
   });
   try {
+    const content = store instanceof EtcdStore ? await store.loadAll() : undefined;
+    const initial = content === undefined ? undefined : fleet?.initialShared(content);
+    if (initial !== undefined) {
+      try {
+        config = validate(withShared(input, initial.shared));
+        shared = initial.shared;
+      } catch (error) {
+        fleet?.refuse(initial.revision, error instanceof SwitchyardError ? error.problems : [String(error)]);
+      }
+    }
     await acme.configure(config);
     await control.start(config);
+    if (content !== undefined) fleet?.started(content, shared === undefined ? undefined : initial?.revision);
     if (config.admin.enabled) {
       const ctx: AdminContext = {
         control,
@@ -172,6 +225,7 @@ export async function startSwitchyard(
         ...(dataPlane.refresh === undefined ? {} : { refresh: () => dataPlane.refresh!() }),
         ...(dataPlane.workers === undefined ? {} : { workers: dataPlane.workers }),
         ...(dataPlane.roll === undefined ? {} : { rollWorkers: dataPlane.roll }),
+        ...(fleet === undefined ? {} : { fleet }),
         listenerTraffic: () => Object.fromEntries(dataPlane.traffic().listeners.map((l) => [l.listener, l] as const)),
         listenerAddresses: () =>
           Object.fromEntries(
@@ -200,7 +254,10 @@ export async function startSwitchyard(
   } catch (error) {
     acme.close();
     await dataPlane.close(0);
+    await fleet?.close();
     await control.close();
+    if (error instanceof Error && error.name === 'RegistryUnavailableError')
+      throw new SwitchyardError(`cannot start: ${error.message}`);
     throw error;
   }
   let closing: Promise<boolean> | undefined;
@@ -211,11 +268,7 @@ export async function startSwitchyard(
       return address;
     },
     async apply(next) {
-      await counted(async () => {
-        const config = validate(next);
-        await acme.configure(config);
-        await control.setConfig(config);
-      });
+      await counted(() => setConfig(validate(next)));
     },
     async reload() {
       await reload();
@@ -226,6 +279,7 @@ export async function startSwitchyard(
         acme.close();
         const forced = await dataPlane.close(deadlineMs);
         await admin?.close();
+        await fleet?.close();
         await control.close();
         return forced;
       })();

@@ -8,6 +8,8 @@ import type { AcmeResolver } from '../control/acme/acme-resolver.js';
 import { ApiError, readJson } from './http-kit.js';
 import type { EndpointRates, LiveStats } from './live-stats.js';
 import { defaultStaleMs, loadJson } from './load-report.js';
+import type { Fleet } from '../control/fleet/fleet.js';
+import { nodesResult, registryUnavailable } from './nodes-api.js';
 import { endpointStatusJson, iso } from './endpoint-status.js';
 import type { EndpointCounters, WorkerSummary } from '../core/worker-report.js';
 
@@ -41,6 +43,8 @@ export interface AdminContext {
   readonly workers?: () => readonly WorkerSummary[];
   /** Replaces every worker, one at a time (`POST /api/reload?workers=1`); with `workers` only. */
   readonly rollWorkers?: () => Promise<readonly WorkerSummary[]>;
+  /** This node's part in a fleet (`registry.store: etcd`), for `GET /api/nodes`. */
+  readonly fleet?: Fleet;
 }
 
 /** One API call after routing and authorisation. */
@@ -216,10 +220,16 @@ export const readHandlers = {
     requireService(ctx, service);
     return { status: 200, body: serviceDetail(ctx, service) };
   },
+  nodes: (ctx: AdminContext): ApiResult =>
+    nodesResult(ctx.fleet, () => ({
+      name: ctx.control.config.node.name,
+      self: true,
+      startedAt: iso(ctx.startedAt),
+    })),
 };
 
-/** The mutations (admin token; each gets one audit line). */
-export const mutationHandlers = {
+/** The mutations (admin token; each gets one audit line); a shared store that is away gives 503. */
+export const mutationHandlers = withRegistryErrors({
   register: async (ctx: AdminContext, call: ApiCall): Promise<ApiResult> => {
     const service = call.params[0] ?? '';
     requireService(ctx, service);
@@ -303,4 +313,17 @@ export const mutationHandlers = {
       audit: { version: result.version, workers: workers.map((w) => w.pid) },
     };
   },
-};
+});
+
+function withRegistryErrors<T extends Record<string, (ctx: AdminContext, call: ApiCall) => Promise<ApiResult>>>(
+  handlers: T,
+): T {
+  const wrapped: Record<string, (ctx: AdminContext, call: ApiCall) => Promise<ApiResult>> = {};
+  for (const [name, handler] of Object.entries(handlers)) {
+    wrapped[name] = (ctx, call) =>
+      handler(ctx, call).catch((error: unknown) => {
+        throw registryUnavailable(error);
+      });
+  }
+  return wrapped as T;
+}

@@ -54,6 +54,7 @@ const routes: readonly Route[] = [
   { pattern: /^\/api\/listeners$/, methods: { GET: read(readHandlers.listeners) } },
   { pattern: /^\/api\/routes$/, methods: { GET: read(readHandlers.routes) } },
   { pattern: /^\/api\/services$/, methods: { GET: read(readHandlers.services) } },
+  { pattern: /^\/api\/nodes$/, methods: { GET: read(readHandlers.nodes) } },
   { pattern: new RegExp(`^/api/services/${segment}$`), methods: { GET: read(readHandlers.service) } },
   {
     pattern: new RegExp(`^/api/services/${segment}/endpoints$`),

@@ -85,7 +85,8 @@ export class EventStream {
   }
 
   #snapshot(): SnapshotEvent {
-    const view = this.#live.view();
+    // As of now, not of the last sample: `switchyard status` right after a drain shows the drain.
+    const view = this.#live.current();
     const history: Record<string, Record<string, readonly number[]>> = {};
     for (const service of view.services) {
       const byEndpoint: Record<string, readonly number[]> = {};

@@ -149,6 +149,45 @@ export class LiveStats {
     return this.#view;
   }
 
+  /**
+   * The view as of now for what the control plane knows (membership, state, health, weight) and the live counters,
+   * with the rates of the last sample: a client that connects right after a drain sees it, not the view of up to one
+   * interval ago. Takes no sample (the rate windows stay evenly spaced).
+   */
+  current(): LiveView {
+    let config;
+    try {
+      config = this.#control.config;
+    } catch {
+      return this.#view;
+    }
+    const last = new Map(this.#view.services.map((s) => [s.name, s] as const));
+    const services = this.#control.registry.services().map((name): ServiceLive => {
+      const before = last.get(name);
+      const recent = new Map(before?.endpoints.map((e) => [e.id, e.recent] as const));
+      const endpoints = this.#control.endpointStatuses(name).map((status): EndpointLive => {
+        const counters = this.#counters(name, status.id);
+        const track = this.#tracks.get(`${name}\u0000${status.id}`);
+        return {
+          ...endpointStatusJson(status),
+          inFlight: counters.inFlight,
+          requests: counters.requests,
+          recent: recent.get(status.id) ?? 0,
+          bytes: { toEndpoint: counters.bytesOut, fromEndpoint: counters.bytesIn },
+          ...(track === undefined ? ratesOf({ sticky: false, samples: [], history: [] }) : ratesOf(track)),
+        };
+      });
+      return {
+        name,
+        algorithm: config.services[name]?.algorithm ?? null,
+        l4: before?.l4 ?? false,
+        panic: this.#control.snapshot?.services[name]?.panic ?? false,
+        endpoints,
+      };
+    });
+    return { at: new Date(this.#now()).toISOString(), intervalMs: this.intervalMs, services };
+  }
+
   /** The rates of one endpoint as of the last sample (for `GET /api/services/{service}`). */
   rates(service: string, endpoint: string): EndpointRates | undefined {
     const track = this.#tracks.get(`${service}\u0000${endpoint}`);

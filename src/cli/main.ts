@@ -3,6 +3,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { SwitchyardError } from '../core/errors.js';
 import { adminConnection, withAdminTlsOptions } from './admin-connection.js';
 import { demo } from './demo.js';
+import { demoFleet } from './demo-fleet.js';
+import { pushCommand } from './push.js';
 import { registerCommand } from './register.js';
 import { reloadCommand } from './reload.js';
 import { exitCodes } from './run-until-stopped.js';
@@ -86,10 +88,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--listen <address>', 'balancer address', ':8080')
     .option('--admin <address>', 'admin API address', '127.0.0.1:9901')
     .option('--instances <n>', 'how many demo instances', positiveInt, 3)
+    .option('--fleet', 'three nodes on a local etcd (etcd on PATH), each instance registering through another node')
     .addOption(logFormat)
-    .action(async (options: { listen: string; admin: string; instances: number; logFormat: 'json' | 'pretty' }) => {
-      code = await demo(options);
-    });
+    .action(
+      async (options: {
+        listen: string;
+        admin: string;
+        instances: number;
+        fleet?: boolean;
+        logFormat: 'json' | 'pretty';
+      }) => {
+        code = options.fleet === true ? await demoFleet(options) : await demo(options);
+      },
+    );
 
   const registerVerb = program
     .command('register')
@@ -129,21 +140,35 @@ export async function main(argv: readonly string[]): Promise<number> {
     code = await reloadCommand({ ...options, ...adminConnection(options, ['SWITCHYARD_ADMIN_TOKEN']) });
   });
 
+  program
+    .command('push')
+    .description("validate a file and store its routes and services in the fleet's etcd (compare-and-swap)")
+    .requiredOption('-c, --config <file>', 'configuration file whose routes and services the fleet shares')
+    .option('--etcd <url>', 'an etcd client URL (repeat; default: registry.etcd.endpoints of the file)', collect, [])
+    .option('--prefix <prefix>', 'key prefix of the fleet (default: registry.etcd.prefix of the file)')
+    .action(async (options: { config: string; etcd: string[]; prefix?: string }) => {
+      code = await pushCommand(options);
+    });
+
   const statusVerb = program
     .command('status')
     .description('services and endpoints with state, health, weight, in-flight, rate, errors and p99, as a table')
     .option('--admin <url>', 'admin API base URL', 'http://127.0.0.1:9901')
     .option('--token <token>', 'read or admin token (default: $SWITCHYARD_ADMIN_TOKEN, the token file)')
-    .option('--watch', 'print a new table every second until interrupted');
-  withAdminTlsOptions(statusVerb).action(async (options: { admin: string; token?: string; watch?: boolean }) => {
-    // adminConnection also points fetch at the TLS options, for status's event stream.
-    const { token } = adminConnection(options, ['SWITCHYARD_ADMIN_TOKEN']);
-    code = await statusCommand({
-      admin: options.admin,
-      ...(options.watch === undefined ? {} : { watch: options.watch }),
-      ...(token === undefined ? {} : { token }),
-    });
-  });
+    .option('--watch', 'print a new table every second (and at each change) until interrupted')
+    .option('--fleet', 'list the nodes of the fleet (version, config hash, registry revision, refusals)');
+  withAdminTlsOptions(statusVerb).action(
+    async (options: { admin: string; token?: string; watch?: boolean; fleet?: boolean }) => {
+      // adminConnection also points fetch at the TLS options, for status's event stream.
+      const { token } = adminConnection(options, ['SWITCHYARD_ADMIN_TOKEN']);
+      code = await statusCommand({
+        admin: options.admin,
+        ...(options.watch === undefined ? {} : { watch: options.watch }),
+        ...(options.fleet === undefined ? {} : { fleet: options.fleet }),
+        ...(token === undefined ? {} : { token }),
+      });
+    },
+  );
 
   program
     .command('simulate')

@@ -2,6 +2,9 @@ import type { Logger } from '../core/log.js';
 import { defaultDrainDeadlineMs, type Switchyard } from '../main.js';
 import { reopenAccessLogs } from '../observability/access-log.js';
 
+/** After a stop, the process exits within this long whatever its caller does (see runUntilStopped). */
+export const forcedExitAfterMs = 2_000;
+
 /** Exit codes of SPEC.md: 0 clean stop, 3 drain deadline exceeded (or a forced second signal). */
 export const exitCodes = { ok: 0, failure: 1, usage: 2, forced: 3 } as const;
 
@@ -19,7 +22,8 @@ export interface RunHooks {
  * src/cli/main.ts): a stopped process never leaves by letting its event loop drain. That way ends in Node's environment
  * teardown (`FreeEnvironment` → `RunCleanup` → `CleanupHandles`), which closes every remaining handle and calls
  * `uv_run` until every pending request has called back; a request that never does (nodejs/node#47748) makes it spin
- * at 100 % CPU forever, as 1 stop in about 60 did in the benchmark. `process.exit()` skips that teardown.
+ * at 100 % CPU forever, as 1 stop in about 60 did in the benchmark. `process.exit()` skips that teardown. As a bound,
+ * a timer (which keeps the loop from draining) calls `process.exit()` itself `forcedExitAfterMs` after the stop.
  * Logs `started` once the handlers are in place: a stop signal before that ends the process at once, without a drain.
  */
 export function runUntilStopped(switchyard: Switchyard, log: Logger, hooks: RunHooks = {}): Promise<number> {
@@ -41,6 +45,9 @@ export function runUntilStopped(switchyard: Switchyard, log: Logger, hooks: RunH
       process.off('SIGINT', onStop);
       process.off('SIGHUP', onReload);
       process.off('SIGUSR2', onReload);
+      // The bound: should the caller not exit promptly (a hook that hangs, an entry point that lets the loop drain),
+      // this exits anyway, with the same code, before the loop can drain into the teardown that spins.
+      setTimeout(() => process.exit(code), forcedExitAfterMs);
       resolve(code);
     };
     const onStop = (signal: NodeJS.Signals): void => {

@@ -1,4 +1,5 @@
 import type { EndpointLive, LiveView } from '../admin/live-stats.js';
+import { fleetStatus } from './fleet-status.js';
 import { exitCodes } from './run-until-stopped.js';
 
 export interface StatusOptions {
@@ -10,12 +11,17 @@ export interface StatusOptions {
   readonly watch?: boolean;
   /** Gives up when no answer came within this many ms; default 10 s. */
   readonly timeoutMs?: number;
+  /** List the nodes of the fleet (`GET /api/nodes`) instead of the services. */
+  readonly fleet?: boolean;
 }
 
 /** Where the command writes (tests and embedding pass their own). */
 export interface StatusOutput {
   write(text: string): void;
   readonly isTTY?: boolean;
+  /** A stream's 'error' event (EPIPE when the reader went away, as `status --watch | head` does). */
+  on?(event: 'error', listener: (error: NodeJS.ErrnoException) => void): unknown;
+  off?(event: 'error', listener: (error: NodeJS.ErrnoException) => void): unknown;
 }
 
 /**
@@ -34,9 +40,18 @@ export async function statusCommand(
     err.write(`switchyard status: ${message}\n`);
     return exitCodes.failure;
   };
+  if (options.fleet === true) return fleetStatus(base, options, out, fail);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error('timeout')), options.timeoutMs ?? 10_000);
   const stop = (): void => controller.abort(new Error('stopped'));
+  // The reader went away (`status --watch | head`): stop quietly, as `yes | head` does, with no stack trace.
+  let outputClosed = false;
+  const closed = (error: NodeJS.ErrnoException): void => {
+    outputClosed = true;
+    if (error.code !== 'EPIPE') err.write(`switchyard status: writing the output failed: ${error.message}\n`);
+    stop();
+  };
+  out.on?.('error', closed);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
@@ -62,11 +77,19 @@ export async function statusCommand(
       return fail(`the admin API at ${base} answered ${res.status} ${res.statusText} to GET /api/events`);
     }
     let shown = 0;
+    let view: LiveView | undefined;
     try {
       for await (const event of sseEvents(res.body)) {
-        if (event.name !== 'snapshot' && event.name !== 'stats') continue;
+        if (outputClosed) break;
+        if (event.name === 'change' && view !== undefined && options.watch === true) {
+          // A drain, a weight change, a health flip shows at once, not at the next stats event.
+          const patched = applyChange(view, JSON.parse(event.data) as ChangeEvent);
+          if (patched === view) continue;
+          view = patched;
+        } else if (event.name === 'snapshot' || event.name === 'stats') {
+          view = JSON.parse(event.data) as LiveView;
+        } else continue;
         clearTimeout(timer);
-        const view = JSON.parse(event.data) as LiveView;
         if (options.watch === true && out.isTTY === true) out.write('\u001b[H\u001b[2J');
         else if (shown > 0) out.write('\n');
         out.write(renderStatus(view, base));
@@ -76,16 +99,75 @@ export async function statusCommand(
           return exitCodes.ok;
         }
       }
+      if (outputClosed) return exitCodes.ok;
     } catch (error) {
-      if (controller.signal.aborted && shown > 0) return exitCodes.ok;
+      if (controller.signal.aborted && (shown > 0 || outputClosed)) return exitCodes.ok;
       return fail(`reading the event stream of ${base} failed: ${reason(error, controller.signal)}`);
     }
     return fail(`the admin API at ${base} closed the event stream`);
   } finally {
     clearTimeout(timer);
+    // Once the output broke, later write errors may still arrive: the listener stays to swallow them.
+    if (!outputClosed) out.off?.('error', closed);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+}
+
+/** The fields of a `change` event (control-events.ts) that the table shows. */
+interface ChangeEvent {
+  readonly type: string;
+  readonly service?: string;
+  readonly endpoint?: string;
+  readonly url?: string;
+  readonly source?: string;
+  readonly to?: string | number;
+}
+
+/** The view with one control-plane change applied (the same view when the change is not one the table shows). */
+export function applyChange(view: LiveView, change: ChangeEvent): LiveView {
+  const service = view.services.find((s) => s.name === change.service);
+  if (service === undefined || change.endpoint === undefined) return view;
+  let endpoints: EndpointLive[] = [...service.endpoints];
+  const index = endpoints.findIndex((e) => e.id === change.endpoint);
+  const existing = endpoints[index];
+  if (change.type === 'endpoint-removed') endpoints = endpoints.filter((e) => e.id !== change.endpoint);
+  else if (change.type === 'endpoint-added' && existing === undefined) endpoints.push(newEndpoint(change));
+  else if (existing !== undefined && change.type === 'state')
+    endpoints[index] = { ...existing, state: String(change.to) };
+  else if (existing !== undefined && change.type === 'health')
+    endpoints[index] = { ...existing, health: String(change.to) };
+  else if (existing !== undefined && change.type === 'weight') {
+    const weight = Number(change.to);
+    endpoints[index] = { ...existing, weight, effectiveWeight: weight };
+  } else return view;
+  return {
+    ...view,
+    at: new Date().toISOString(),
+    services: view.services.map((s) => (s === service ? { ...service, endpoints } : s)),
+  };
+}
+
+function newEndpoint(change: ChangeEvent): EndpointLive {
+  return {
+    id: change.endpoint ?? '',
+    url: change.url ?? '',
+    source: change.source ?? '',
+    state: 'ready',
+    health: 'unknown',
+    weight: 1,
+    effectiveWeight: 1,
+    lastCheck: null,
+    ejection: null,
+    inFlight: 0,
+    requests: 0,
+    recent: 0,
+    bytes: { toEndpoint: 0, fromEndpoint: 0 },
+    requestRate: 0,
+    errorRate: null,
+    latencyMs: null,
+    stickyShare: null,
+  };
 }
 
 /** The table for one view: a summary line, then one line per endpoint, grouped by service. */

@@ -7,6 +7,7 @@ import { overloadSchema } from './overload-schema.js';
 import { routeSchema } from './route-schema.js';
 import { name } from './primitives.js';
 import { referenceIssues } from './references.js';
+import { nodeSchema, registrySchema } from './registry-schema.js';
 import { algorithms, endpointSchema, serviceSchema } from './service-schema.js';
 
 /**
@@ -15,13 +16,6 @@ import { algorithms, endpointSchema, serviceSchema } from './service-schema.js';
  */
 
 export { listenerSchema, routeSchema, serviceSchema, endpointSchema, algorithms };
-
-/** Where registrations made through the API are kept. */
-const registrySchema = z.strictObject({
-  /** `file` (the embedded default: survives restarts) or `memory` (lost on restart; for tests). */
-  store: z.enum(['file', 'memory']).default('file'),
-  path: z.string().min(1).default('./switchyard-registry.json'),
-});
 
 /** One secret that signs or verifies stickiness keys; the first signs, all verify (rotation). */
 const stickinessSecret = z.strictObject({
@@ -47,6 +41,7 @@ const configShape = z.strictObject({
     .default([])
     .refine((secrets) => new Set(secrets.map((s) => s.id)).size === secrets.length, 'secret ids must be unique'),
   admin: adminSchema.prefault({}),
+  node: nodeSchema.prefault({}),
   registry: registrySchema.prefault({}),
   listeners: z.array(listenerSchema).min(1, 'at least one listener is needed'),
   routes: z.array(routeSchema).default([]),
@@ -75,6 +70,7 @@ export type EndpointConfig = z.output<typeof endpointSchema>;
 export type Algorithm = (typeof algorithms)[number];
 export type { AdminConfig } from './admin-schema.js';
 export type RegistryConfig = z.output<typeof registrySchema>;
+export type { EtcdConfig, NodeConfig, SelfPreservationConfig } from './registry-schema.js';
 export type { OverloadConfig } from './overload-schema.js';
 export type AccessLogConfig = z.output<typeof accessLogSchema>;
 export type { AcmeConfig, ListenerAcmeConfig } from './acme-schema.js';

@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { SwitchyardError } from '../core/errors.js';
 import { randomBytes } from 'node:crypto';
-import type { ServiceConfig, SwitchyardConfig } from '../config/schema.js';
+import type { SelfPreservationConfig, ServiceConfig, SwitchyardConfig } from '../config/schema.js';
 import type { EndpointId, Health } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
 import type { Logger } from '../core/log.js';
@@ -27,6 +27,8 @@ export interface ControlPlaneOptions {
   readonly leaseSweepMs?: number;
   /** DNS resolver override (tests point it at a local server). */
   readonly resolver?: ConstructorParameters<typeof DnsDiscovery>[0]['resolver'];
+  /** Self-preservation of lease-backed endpoints (a shared store only). */
+  readonly selfPreservation?: SelfPreservationConfig;
 }
 
 /** Everything the admin API shows about an endpoint. */
@@ -88,7 +90,19 @@ export class ControlPlane implements FactSink {
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
     this.#leaseSweepMs = options.leaseSweepMs ?? 500;
-    this.registry = new Registry(options.store, { now: this.#now, onChange: () => this.#schedule() });
+    this.registry = new Registry(options.store, {
+      now: this.#now,
+      onChange: () => this.#schedule(),
+      ...(options.selfPreservation === undefined ? {} : { selfPreservation: options.selfPreservation }),
+      notices: {
+        expired: (service, id) => this.#expired.add(registryKey(service, id)),
+        preserving: (service, kept, until) =>
+          this.#log.warn(
+            { service, kept, until: new Date(until).toISOString() },
+            'self-preservation: too many leases expired at once; keeping the endpoints (still health-checked)',
+          ),
+      },
+    });
     this.#health = new HealthMonitor({
       log: options.log,
       now: this.#now,

@@ -30,14 +30,29 @@ export interface MetricSources {
   snapshot(): Snapshot | undefined;
   healthChecks(): readonly HealthCheckCounts[];
   reloads(): ReloadCounts;
+  /** The shared registry store (a fleet on etcd); undefined with a local store (its metrics are then absent). */
+  registry?(): RegistryReport | undefined;
   /** Certificates the ACME resolver manages: their names and notAfter (epoch ms). */
   acmeCertificates?(): readonly { readonly domains: readonly string[]; readonly validUntil: number }[];
   /** Switchyard's version, for `switchyard_build_info`. */
   readonly version: string;
 }
 
+/** A fleet node's view of its shared store (docs/fleet.md). */
+export interface RegistryReport {
+  readonly up: boolean;
+  readonly revision: number;
+  readonly resyncs: Readonly<Record<string, number>>;
+  /** Services keeping expired endpoints now (self-preservation). */
+  readonly preserving: readonly string[];
+  /** The declared services, so that self-preservation reads 0 for them while inactive. */
+  readonly services: readonly string[];
+  readonly nodes: number;
+}
+
 /** Everything one scrape reads, gathered before any series is rendered, so all series describe the same instant. */
 export interface Scrape {
+  readonly registry: RegistryReport | undefined;
   readonly traffic: TrafficReport;
   readonly certificates: readonly ServedCertificate[];
   readonly snapshot: Snapshot | undefined;

@@ -2,9 +2,16 @@ import { basename } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Registry, validateMetricName, type Metric } from 'prom-client';
 import { codeClasses, durationBucketsSeconds } from '../core/traffic.js';
 import type { HistogramDefinition, MetricDefinition, MetricSources, Sample, Scrape } from './metric-definition.js';
+import { fleetMetrics } from './fleet-metrics.js';
 import { overloadMetrics } from './overload-metrics.js';
 
-export type { HealthCheckCounts, MetricDefinition, MetricSources, ReloadCounts } from './metric-definition.js';
+export type {
+  HealthCheckCounts,
+  MetricDefinition,
+  MetricSources,
+  RegistryReport,
+  ReloadCounts,
+} from './metric-definition.js';
 
 /**
  * Every metric Switchyard exports, in one list (docs/metrics.md describes each). Names and labels are the interface
@@ -182,6 +189,7 @@ export const metricDefinitions: readonly MetricDefinition[] = [
     },
   },
   ...overloadMetrics,
+  ...fleetMetrics,
 ];
 
 /** The names of every metric Switchyard exports itself (prom-client's process and Node.js metrics come on top). */
@@ -233,6 +241,7 @@ export class SwitchyardMetrics {
       snapshot: sources.snapshot(),
       healthChecks: sources.healthChecks(),
       reloads: sources.reloads(),
+      registry: sources.registry?.(),
       acmeCertificates: sources.acmeCertificates?.() ?? [],
       version: sources.version,
     };

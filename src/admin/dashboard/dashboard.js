@@ -25,6 +25,8 @@ const ui = {
   filter: $('filter'),
   role: $('role'),
   logout: $('logout'),
+  fleetPanel: $('fleet-panel'),
+  fleet: $('fleet'),
 };
 
 /**
@@ -109,6 +111,7 @@ async function signIn(token) {
   ui.role.hidden = false;
   ui.role.textContent = role === 'admin' ? 'admin' : 'read only';
   connect(token);
+  void showFleet(token);
   void showCertificates(token);
 }
 
@@ -131,6 +134,35 @@ async function showCertificates(token) {
     }),
   );
   showCertificates.timer = window.setTimeout(() => void showCertificates(token), 15_000);
+}
+
+let fleetTimer;
+/** The fleet panel (etcd store only): every node with its version, config hash, revision and refusals, every 5 s. */
+async function showFleet(token) {
+  window.clearTimeout(fleetTimer);
+  fleetTimer = window.setTimeout(() => void showFleet(token), 5000);
+  const res = await fetch('/api/nodes', { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+  if (!res || !res.ok) return;
+  const body = await res.json();
+  ui.fleetPanel.hidden = body.store !== 'etcd';
+  if (body.store !== 'etcd') return window.clearTimeout(fleetTimer);
+  const head = el('tr');
+  for (const title of ['Node', 'Version', 'Config', 'Revision', 'etcd', 'Refused']) head.append(el('th', '', title));
+  const rows = body.nodes.map((n) => {
+    const row = el('tr', n.behind ? 'behind' : '');
+    const refused = n.refused ? `revision ${n.refused.revision}: ${n.refused.problems.join('; ')}` : '';
+    for (const text of [
+      `${n.name}${n.self ? ' (this node)' : ''}`,
+      n.version,
+      n.configHash,
+      `${n.revision}${n.behind ? ' (behind)' : ''}`,
+      n.registryUp ? 'up' : 'down',
+      refused,
+    ])
+      row.append(el('td', '', String(text)));
+    return row;
+  });
+  ui.fleet.replaceChildren(head, ...rows);
 }
 
 function connect(token) {

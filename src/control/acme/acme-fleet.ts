@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync, X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Etcd3, EtcdLockFailedError, type Watcher } from 'etcd3';
-import { readFileSync } from 'node:fs';
+import type { Etcd3, Watcher } from 'etcd3';
 import type { SwitchyardConfig } from '../../config/schema.js';
+import { createEtcdClient } from '../registry/etcd-client.js';
 import type { Logger } from '../../core/log.js';
 
 /** Serialises orders across a fleet: a lock in etcd so that one node orders a certificate at a time. */
@@ -77,20 +77,35 @@ export class EtcdAcmeFleet implements AcmeFleet {
     this.#log = log;
   }
 
+  /**
+   * A lease-backed key created only if absent (the etcd recipe etcd3's `Lock` follows, with a JSON value so that the
+   * registry store's watch on the same prefix reads it as an unknown key, not as garbage). The lease is kept alive
+   * while the order runs; a node that dies frees the lock within `lockTtlSeconds`.
+   */
   async run<T>(id: string, order: () => Promise<T>): Promise<T> {
+    const key = `${this.#prefix}locks/${id}`;
     for (;;) {
-      const lock = this.#client.lock(`${this.#prefix}locks/${id}`).ttl(lockTtlSeconds);
-      try {
-        await lock.acquire();
-      } catch (error) {
-        if (!(error instanceof EtcdLockFailedError)) throw error;
+      const lease = this.#client.lease(lockTtlSeconds);
+      lease.on('lost', () => this.#log.warn({ id }, 'the ACME order lock lease was lost'));
+      const leaseId = await lease.grant();
+      const taken = await this.#client
+        .if(key, 'Create', '==', 0)
+        .then(
+          this.#client
+            .put(key)
+            .value(JSON.stringify({ pid: process.pid, at: Date.now() }))
+            .lease(leaseId),
+        )
+        .commit();
+      if (!taken.succeeded) {
+        await lease.revoke().catch(() => undefined);
         await sleep(500 + Math.random() * 500); // another node orders this certificate now
         continue;
       }
       try {
         return await order();
       } finally {
-        await lock.release().catch(() => undefined);
+        await lease.revoke().catch(() => undefined);
       }
     }
   }
@@ -118,7 +133,11 @@ export class EtcdAcmeFleet implements AcmeFleet {
   async shareHttp01(token: string, keyAuthorization: string | undefined): Promise<void> {
     const key = `${this.#prefix}challenges/http-01/${token}`;
     if (keyAuthorization === undefined) await this.#client.delete().key(key);
-    else await this.#client.lease(challengeTtlSeconds, { autoKeepAlive: false }).put(key).value(keyAuthorization);
+    else
+      await this.#client
+        .lease(challengeTtlSeconds, { autoKeepAlive: false })
+        .put(key)
+        .value(JSON.stringify(keyAuthorization));
   }
 
   async shareTlsAlpn01(domain: string, challenge: { cert: string; key: string } | undefined): Promise<void> {
@@ -139,7 +158,7 @@ export class EtcdAcmeFleet implements AcmeFleet {
       const rest = key.slice(challengePrefix.length);
       if (rest.startsWith('http-01/')) {
         if (value === undefined) this.#http01.delete(rest.slice(8));
-        else this.#http01.set(rest.slice(8), value);
+        else this.#http01.set(rest.slice(8), JSON.parse(value) as string);
       } else if (rest.startsWith('tls-alpn-01/')) {
         if (value === undefined) this.#alpn.delete(rest.slice(12));
         else this.#alpn.set(rest.slice(12), JSON.parse(value) as { cert: string; key: string });
@@ -179,44 +198,16 @@ export class EtcdAcmeFleet implements AcmeFleet {
   }
 }
 
-/** The etcd settings this reads of `registry` (the fleet's store, docs/fleet.md). */
-interface RegistryEtcd {
-  readonly store?: string;
-  readonly etcd?: {
-    readonly endpoints: readonly string[];
-    readonly prefix?: string;
-    readonly username?: string;
-    readonly password?: string;
-    readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
-  };
-}
-
 /**
- * The fleet of `registry.store: etcd` (the same endpoints, prefix, credentials and TLS as the registry), or undefined
- * for a single node. Only when some listener has `tls.acme`.
+ * The fleet of `registry.store: etcd` (a client on the registry's endpoints, prefix, credentials and TLS), or
+ * undefined for a single node. Only when some listener has `tls.acme`.
  */
 export function acmeFleetFrom(config: SwitchyardConfig, log: Logger): AcmeFleet | undefined {
-  const registry = config.registry as RegistryEtcd;
-  const etcd = registry.etcd;
-  if (registry.store !== 'etcd' || etcd === undefined || config.acme === undefined) return undefined;
+  const etcd = config.registry.etcd;
+  if (config.registry.store !== 'etcd' || etcd === undefined || config.acme === undefined) return undefined;
   if (!config.listeners.some((l) => l.tls?.acme !== undefined)) return undefined;
-  const tls = etcd.tls;
-  const client = new Etcd3({
-    hosts: etcd.endpoints.map((url) => url.replace(/\/+$/, '')),
-    ...(etcd.username === undefined ? {} : { auth: { username: etcd.username, password: etcd.password ?? '' } }),
-    ...(tls?.ca === undefined
-      ? {}
-      : {
-          credentials: {
-            rootCertificate: readFileSync(tls.ca),
-            ...(tls.cert === undefined || tls.key === undefined
-              ? {}
-              : { certChain: readFileSync(tls.cert), privateKey: readFileSync(tls.key) }),
-          },
-        }),
-  });
   const acmeLog = log.child({ component: 'acme' });
   if (config.acme.fleetKey === undefined)
     acmeLog.warn('acme on an etcd fleet without acme.fleetKey: each node orders its own certificates, one at a time');
-  return new EtcdAcmeFleet(client, etcd.prefix ?? '/switchyard/default/', config.acme.fleetKey, acmeLog, true);
+  return new EtcdAcmeFleet(createEtcdClient(etcd), etcd.prefix, config.acme.fleetKey, acmeLog, true);
 }

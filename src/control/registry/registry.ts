@@ -1,7 +1,25 @@
-import type { ServiceConfig, SwitchyardConfig } from '../../config/schema.js';
+import type { SelfPreservationConfig, ServiceConfig, SwitchyardConfig } from '../../config/schema.js';
 import { endpointOrigin, endpointIdOf, type AdminState, type EndpointId } from '../../core/endpoint.js';
 import type { DiscoveredEndpoint } from './dns-discovery.js';
-import { registryKey, type Override, type Registration, type RegistryStore } from './registry-store.js';
+import {
+  isSharedStore,
+  registryKey,
+  type Override,
+  type Registration,
+  type RegistryData,
+  type RegistryStore,
+  type StoreChange,
+} from './registry-store.js';
+import { registryDifference, sameRegistration, type ResyncCounts } from './registry-difference.js';
+import { SelfPreservation } from './self-preservation.js';
+
+/** What the registry tells the control plane beyond "something changed". */
+export interface RegistryNotices {
+  /** Self-preservation started keeping a service's expired endpoints (until epoch ms). */
+  preserving?(service: string, kept: number, until: number): void;
+  /** A shared store expired a registration's lease and this node removed it. */
+  expired?(service: string, id: EndpointId): void;
+}
 
 /** Where the registry learnt of an endpoint. */
 export type EndpointSource = 'config' | 'dns' | 'api';
@@ -52,11 +70,34 @@ export class Registry {
   readonly #discovered = new Map<string, readonly DiscoveredEndpoint[]>();
   readonly #registrations = new Map<string, Registration>();
   readonly #overrides = new Map<string, Override>();
+  /** With a shared store, leases are the store's and admin state and weight are override keys for every endpoint. */
+  readonly #shared: boolean;
+  readonly #preservation: SelfPreservation;
+  readonly #notices: RegistryNotices;
 
-  constructor(store: RegistryStore, options: { readonly now?: () => number; readonly onChange: () => void }) {
+  constructor(
+    store: RegistryStore,
+    options: {
+      readonly now?: () => number;
+      readonly onChange: () => void;
+      readonly selfPreservation?: SelfPreservationConfig;
+      readonly notices?: RegistryNotices;
+    },
+  ) {
     this.#store = store;
     this.#now = options.now ?? Date.now;
     this.#onChange = options.onChange;
+    this.#shared = isSharedStore(store);
+    this.#notices = options.notices ?? {};
+    this.#preservation = new SelfPreservation(
+      options.selfPreservation ?? { maxLossPercent: 50, windowMs: 10_000, holdMs: 60_000 },
+      this.#now,
+    );
+  }
+
+  /** The services keeping expired endpoints now (self-preservation), for metrics. */
+  preservingServices(): string[] {
+    return this.#preservation.activeServices();
   }
 
   /**
@@ -65,15 +106,88 @@ export class Registry {
    */
   async load(): Promise<void> {
     const data = await this.#store.load();
-    const now = this.#now();
     for (const registration of data.registrations) {
-      const renewed =
-        registration.ttlSeconds === undefined
-          ? registration
-          : { ...registration, leaseExpiresAt: now + registration.ttlSeconds * 1000 };
-      this.#registrations.set(registryKey(registration.service, registration.id), renewed);
+      this.#registrations.set(registryKey(registration.service, registration.id), this.#leased(registration));
     }
     for (const override of data.overrides) this.#overrides.set(registryKey(override.service, override.id), override);
+  }
+
+  /** A registration with its lease counted from now (the store's own expiry is what ends it). */
+  #leased(registration: Registration): Registration {
+    return registration.ttlSeconds === undefined
+      ? registration
+      : { ...registration, leaseExpiresAt: this.#now() + registration.ttlSeconds * 1000 };
+  }
+
+  /**
+   * Applies changes a shared store reported (this node's own writes come back too, and change nothing then). A lease
+   * expiry goes through self-preservation. Returns whether anything changed.
+   */
+  applyChanges(changes: readonly StoreChange[]): boolean {
+    let changed = false;
+    for (const change of changes) changed = this.#applyChange(change) || changed;
+    if (changed) this.#onChange();
+    return changed;
+  }
+
+  /**
+   * A resync: the store's whole content replaces what this node has, applied as a difference (unchanged endpoints are
+   * untouched, so their pools stay warm). A lease-backed registration that vanished counts as expired.
+   */
+  resync(data: RegistryData): ResyncCounts {
+    const { changes, counts } = registryDifference(this.#registrations, this.#overrides, data, (service, key) =>
+      this.#preservation.isHeld(service, key),
+    );
+    this.applyChanges(changes);
+    return counts;
+  }
+
+  #applyChange(change: StoreChange): boolean {
+    switch (change.kind) {
+      case 'registration': {
+        const key = registryKey(change.registration.service, change.registration.id);
+        this.#preservation.release(change.registration.service, key);
+        const existing = this.#registrations.get(key);
+        if (existing !== undefined && sameRegistration(existing, change.registration)) return false;
+        this.#registrations.set(key, this.#leased(change.registration));
+        return true;
+      }
+      case 'registration-removed':
+        return this.#applyRemoval(change.service, change.id, change.expired);
+      case 'override': {
+        const key = registryKey(change.override.service, change.override.id);
+        const existing = this.#overrides.get(key);
+        if (existing?.state === change.override.state && existing?.weight === change.override.weight) return false;
+        this.#overrides.set(key, change.override);
+        return true;
+      }
+      case 'override-removed':
+        return this.#overrides.delete(registryKey(change.service, change.id));
+      default:
+        return false;
+    }
+  }
+
+  #applyRemoval(service: string, id: EndpointId, expired: boolean): boolean {
+    const key = registryKey(service, id);
+    const registration = this.#registrations.get(key);
+    if (registration === undefined) return false;
+    if (expired && registration.ttlSeconds !== undefined) {
+      const leaseBacked = [...this.#registrations.values()].filter(
+        (r) => r.service === service && r.ttlSeconds !== undefined,
+      ).length;
+      const verdict = this.#preservation.expired(registration, leaseBacked);
+      if (verdict.keep) {
+        for (const restored of verdict.restored) this.#registrations.set(registryKey(service, restored.id), restored);
+        if (verdict.activated)
+          this.#notices.preserving?.(service, leaseBacked + verdict.restored.length, verdict.until);
+        return verdict.restored.length > 0;
+      }
+    }
+    this.#preservation.release(service, key);
+    this.#registrations.delete(key);
+    if (expired) this.#notices.expired?.(service, id);
+    return true;
   }
 
   /** Takes the services and static endpoints of a (validated) configuration. */
@@ -108,7 +222,8 @@ export class Registry {
     const add = (record: EndpointRecord): void => {
       if (seen.has(record.id)) return;
       seen.add(record.id);
-      const override = record.source === 'api' ? undefined : this.#overrides.get(registryKey(service, record.id));
+      const override =
+        record.source === 'api' && !this.#shared ? undefined : this.#overrides.get(registryKey(service, record.id));
       records.push(
         override === undefined
           ? record
@@ -170,8 +285,9 @@ export class Registry {
         : { ttlSeconds: input.ttlSeconds, leaseExpiresAt: now + input.ttlSeconds * 1000 }),
       ...(existing?.load === undefined ? {} : { load: existing.load, loadReportedAt: existing.loadReportedAt ?? now }),
     };
-    this.#registrations.set(registryKey(service, id), registration);
     await this.#store.putRegistration(registration);
+    this.#preservation.release(service, registryKey(service, id));
+    this.#registrations.set(registryKey(service, id), registration);
     this.#onChange();
     return { ok: true, registration, created: existing === undefined };
   }
@@ -186,8 +302,16 @@ export class Registry {
       ...(existing.ttlSeconds === undefined ? {} : { leaseExpiresAt: this.#now() + existing.ttlSeconds * 1000 }),
       ...(load === undefined ? {} : { load, loadReportedAt: this.#now() }),
     };
+    if (this.#shared && isSharedStore(this.#store)) {
+      // The lease is the store's: renew it there (any node can); a lease that is gone means "register again".
+      const held = this.#preservation.isHeld(service, registryKey(service, id));
+      if (existing.ttlSeconds !== undefined && (held || !(await this.#store.renew(service, id))))
+        return { ok: false, reason: 'not_found' };
+      if (load !== undefined) await this.#store.putRegistration(registration);
+    } else {
+      await this.#store.putRegistration(registration);
+    }
     this.#registrations.set(registryKey(service, id), registration);
-    await this.#store.putRegistration(registration);
     // A reported load feeds least-load balancing, so it goes into the next snapshot.
     if (load !== undefined) this.#onChange();
     return { ok: true, value: registration };
@@ -195,10 +319,17 @@ export class Registry {
 
   /** Removes a registration; its in-flight requests finish (the data plane drains its pool). */
   async deregister(service: string, id: EndpointId): Promise<MutationResult<EndpointId>> {
-    if (!this.#registrations.delete(registryKey(service, id))) {
+    const key = registryKey(service, id);
+    if (!this.#registrations.has(key)) {
       return { ok: false, reason: this.endpoint(service, id) === undefined ? 'not_found' : 'static' };
     }
     await this.#store.removeRegistration(service, id);
+    if (this.#shared && this.#overrides.has(key)) {
+      await this.#store.removeOverride(service, id);
+      this.#overrides.delete(key);
+    }
+    this.#preservation.release(service, key);
+    this.#registrations.delete(key);
     this.#onChange();
     return { ok: true, value: id };
   }
@@ -215,6 +346,16 @@ export class Registry {
 
   /** Removes registrations whose lease ended; returns the ones removed. */
   async expireLeases(): Promise<Registration[]> {
+    if (this.#shared) {
+      // The store expires leases itself; only self-preservation's holds end here.
+      const dropped = this.#preservation.due().flatMap((key) => {
+        const registration = this.#registrations.get(key);
+        this.#registrations.delete(key);
+        return registration === undefined ? [] : [registration];
+      });
+      if (dropped.length > 0) this.#onChange();
+      return dropped;
+    }
     const now = this.#now();
     const expired = [...this.#registrations.values()].filter(
       (r) => r.leaseExpiresAt !== undefined && r.leaseExpiresAt <= now,
@@ -238,15 +379,15 @@ export class Registry {
   ): Promise<MutationResult<EndpointRecord>> {
     const key = registryKey(service, id);
     const registration = this.#registrations.get(key);
-    if (registration !== undefined) {
+    if (registration !== undefined && !this.#shared) {
       const updated = { ...registration, ...change };
-      this.#registrations.set(key, updated);
       await this.#store.putRegistration(updated);
+      this.#registrations.set(key, updated);
     } else {
       if (this.endpoint(service, id) === undefined) return { ok: false, reason: 'not_found' };
       const override: Override = { ...this.#overrides.get(key), service, id, ...change };
-      this.#overrides.set(key, override);
       await this.#store.putOverride(override);
+      this.#overrides.set(key, override);
     }
     this.#onChange();
     const record = this.endpoint(service, id);

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
+import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import type { EtcdConfig } from '../../config/schema.js';
+
+/** Watch reconnects back off from 100 ms to at most 1 s: a returning etcd is noticed within about a second. */
+interface Backoff {
+  readonly duration: number;
+  next(): Backoff;
+}
+const backoff = (ms: number): Backoff => ({ duration: ms, next: () => backoff(Math.min(ms * 2, 1_000)) });
+
+/**
+ * An etcd3 client for the fleet's config: TLS files read once, username + password, a deadline on every unary call
+ * (a partitioned member must not hold a registration call for long) and short circuit-breaker and watch backoffs, so
+ * that a member coming back is used again within about a second.
+ */
+export function createEtcdClient(config: EtcdConfig): Etcd3 {
+  const tls = config.tls;
+  const options: IOptions = {
+    hosts: config.endpoints.map((url) => url.replace(/\/+$/, '')),
+    dialTimeout: config.requestTimeoutMs,
+    defaultCallOptions: (context) =>
+      context.isStream ? {} : { deadline: new Date(Date.now() + config.requestTimeoutMs) },
+    faultHandling: {
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) }),
+      watchBackoff: backoff(100),
+    },
+    ...(config.username === undefined ? {} : { auth: { username: config.username, password: config.password ?? '' } }),
+    ...(tls === undefined || (tls.ca === undefined && tls.cert === undefined)
+      ? {}
+      : {
+          credentials: {
+            // grpc-js takes null for "the system's roots".
+            rootCertificate: tls.ca === undefined ? (null as unknown as Buffer) : readFileSync(tls.ca),
+            ...(tls.cert === undefined || tls.key === undefined
+              ? {}
+              : { certChain: readFileSync(tls.cert), privateKey: readFileSync(tls.key) }),
+          },
+        }),
+  };
+  return new Etcd3(options);
+}
