@@ -7,7 +7,7 @@ import { Etcd3 } from 'etcd3';
 import { EtcdAcmeFleet } from '../../src/control/acme/acme-fleet.js';
 import { createSwitchyard } from '../../src/main.js';
 import { callApi, capturedLogger } from './helpers/admin.js';
-import { servedCertificate } from './helpers/acme-balancer.js';
+import { servedCertificate, startAcmeBalancer } from './helpers/acme-balancer.js';
 import { startEtcdCluster } from './helpers/etcd.js';
 import { startPebble } from './helpers/pebble.js';
 import { freePort } from './helpers/ports.js';
@@ -104,4 +104,52 @@ test('on an etcd fleet one node orders, every node serves the certificate (its k
   );
   assert.equal((await servedCertificate(b.https, 'fleet.acme.test', root)).serialNumber, renewed.serialNumber);
   assert.ok(a.logs().some((l) => l['msg'] === 'serving the certificate another node obtained'));
+});
+
+test('registry.store etcd in the config file is all it takes: two switchyard processes share one certificate', async (t) => {
+  const etcd = await startEtcdCluster({ size: 1 });
+  t.after(() => etcd.close());
+  const [httpA, httpsA, httpB, httpsB] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const pebble = await startPebble({ httpPort: httpA, tlsPort: httpsA });
+  t.after(() => pebble.close());
+  const node = async (name: string, http: number, https: number) => {
+    const dir = await mkdtemp(join(tmpdir(), `switchyard-acme-cli-${name}-`));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const lb = await startAcmeBalancer({
+      node: { name },
+      registry: { store: 'etcd', etcd: { endpoints: etcd.endpoints, prefix: '/switchyard/acme-cli/' } },
+      acme: {
+        directory: pebble.directory,
+        directoryCa: pebble.directoryCa,
+        agreeToTerms: true,
+        storage: dir,
+        fleetKey,
+      },
+      listeners: [
+        { name: 'web', protocol: 'http', address: `127.0.0.1:${http}` },
+        {
+          name: 'websecure',
+          protocol: 'https',
+          address: `127.0.0.1:${https}`,
+          tls: { acme: { domains: ['cli.acme.test'] } },
+        },
+      ],
+      routes: [{ match: {}, respond: { status: 200, body: name } }],
+    });
+    t.after(() => lb.stop());
+    return lb;
+  };
+  const [a, b] = await Promise.all([node('a', httpA, httpsA), node('b', httpB, httpsB)]);
+  const root = await pebble.root();
+  const [certA, certB] = await Promise.all(
+    [httpsA, httpsB].map((port) =>
+      waitFor(() => servedCertificate(port, 'cli.acme.test', root), 60_000, 'an issued certificate', 200),
+    ),
+  );
+  assert.equal(certA!.serialNumber, certB!.serialNumber);
+  const orders = [a, b].flatMap((lb) => lb.logs.filter((l) => l.msg === 'ACME certificate issued and served'));
+  assert.equal(orders.length, 1);
+  assert.doesNotMatch(await etcd.etcdctl(['get', '--prefix', '/switchyard/acme-cli/']), /PRIVATE KEY/);
+  // The registry store's watch on the same prefix read the ACME keys without complaint.
+  for (const lb of [a, b]) assert.ok(!lb.logs.some((l) => l.msg === 'etcd key with a value that is not JSON: ignored'));
 });
