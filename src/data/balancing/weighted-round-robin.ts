@@ -25,7 +25,9 @@ export class WeightedRoundRobin implements Balancer {
     this.#endpoints = endpoints.filter((e) => e.weight > 0);
     this.#credit = this.#endpoints.map(() => 0);
     const cycle = this.#endpoints.reduce((sum, e) => sum + e.weight, 0);
-    if (cycle > 0 && cycle <= maxScheduleLength && cycle * this.#endpoints.length <= maxScheduleWork) {
+    // Only whole weights give a cycle of Σ weights picks; slow start's fractional ones (0.1 …) scan instead.
+    const whole = this.#endpoints.every((e) => Number.isInteger(e.weight));
+    if (whole && cycle > 0 && cycle <= maxScheduleLength && cycle * this.#endpoints.length <= maxScheduleWork) {
       const schedule = new Uint32Array(cycle);
       for (let i = 0; i < cycle; i++) schedule[i] = this.#scan(undefined);
       this.#schedule = schedule;
