@@ -3,6 +3,7 @@
 // every algorithm, a route lookup with 10,000 routes, and a reload of a 10,000-route configuration applied to a
 // running balancer while a client keeps sending requests (none may fail). Reads dist/ (`npm run build` first).
 // Prints a markdown table on stdout. Env: PICKS (per algorithm, 200000), LOOKUPS (200000), RELOADS (5).
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
@@ -72,6 +73,19 @@ for (const algorithm of algorithms) {
   log(`pick ${algorithm}: ${(ns / 1000).toFixed(3)} µs`);
 }
 
+{
+  // The worst case of the scanning algorithms: no endpoint idle (least-connections stops at the first idle one).
+  const busy = { ...gauge, active: (id) => 1 + (live.get(id)?.inFlight ?? 0) };
+  const balancer = createBalancer('least-connections', endpoints, busy, {
+    random: Math.random,
+    now: Date.now,
+    balancing,
+  });
+  const ns = nsPerCall(PICKS, () => balancer.pick({}));
+  pickRows.push(['least-connections, every endpoint busy', ns]);
+  log(`pick least-connections (all busy): ${(ns / 1000).toFixed(3)} µs`);
+}
+
 // ---------------------------------------------------------------------------------------------- route lookup
 function bigConfig(routeCount, upstream) {
   const routes = [];
@@ -138,27 +152,30 @@ const upstreamUrl = `http://127.0.0.1:${upstream.address().port}`;
 const small = bigConfig(10, upstreamUrl);
 const lb = await createSwitchyard(small);
 const port = lb.address('web').port;
+// The client runs in a process of its own, so a reload that blocks the balancer's loop delays it without also
+// stopping it from sending: every request it sent during the reloads must come back 200.
+const CLIENT = `
+const http = require('node:http');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-let sent = 0;
-let failed = 0;
-let running = true;
-const client = (async () => {
-  while (running) {
-    await new Promise((resolve) => {
-      http
-        .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-          if (res.statusCode !== 200) failed++;
-          res.resume();
-          res.on('end', resolve);
-        })
-        .on('error', () => {
-          failed++;
-          resolve();
-        });
-    });
-    sent++;
-  }
+let sent = 0, failed = 0, running = true;
+process.on('message', () => { running = false; });
+const one = () => new Promise((resolve) => {
+  http.get({ host: '127.0.0.1', port: Number(process.env.PORT), path: '/', agent }, (res) => {
+    if (res.statusCode !== 200) failed++;
+    res.resume(); res.on('end', resolve);
+  }).on('error', () => { failed++; resolve(); });
+});
+(async () => {
+  await Promise.all(Array.from({ length: 8 }, async () => { while (running) { await one(); sent++; } }));
+  process.send({ sent, failed }, () => process.exit(0));
 })();
+`;
+const clientProcess = spawn(process.execPath, ['-e', CLIENT], {
+  env: { ...process.env, PORT: String(port) },
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+const clientDone = new Promise((resolve) => clientProcess.once('message', resolve));
+await new Promise((resolve) => setTimeout(resolve, 500));
 const reloadMs = [];
 for (let i = 0; i < RELOADS; i++) {
   const next = bigConfig(10_000 + i, upstreamUrl);
@@ -167,9 +184,9 @@ for (let i = 0; i < RELOADS; i++) {
   reloadMs.push(performance.now() - start);
   log(`reload ${i + 1}: ${reloadMs.at(-1).toFixed(1)} ms`);
 }
-running = false;
-await client;
-agent.destroy();
+await new Promise((resolve) => setTimeout(resolve, 500));
+clientProcess.send('stop');
+const { sent, failed } = await clientDone;
 await lb.close(1000);
 upstream.close();
 reloadMs.sort((a, b) => a - b);

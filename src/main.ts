@@ -5,6 +5,9 @@ import type { AdminContext } from './admin/admin-api.js';
 import type { EndpointCounters } from './core/worker-report.js';
 import { configSchema, type SwitchyardConfig, type SwitchyardConfigInput } from './config/schema.js';
 import { ControlPlane } from './control/control-plane.js';
+import { AcmeResolver } from './control/acme/acme-resolver.js';
+import { acmeFleetFrom, type AcmeFleet } from './control/acme/acme-fleet.js';
+import type { AcmeMaterial } from './core/acme-material.js';
 import { Fleet } from './control/fleet/fleet.js';
 import { withShared, type SharedConfig } from './control/fleet/shared-config.js';
 import { EtcdStore } from './control/registry/etcd-store.js';
@@ -32,6 +35,8 @@ export interface SwitchyardOptions {
   readonly reload?: () => Promise<SwitchyardConfigInput>;
   /** DNS resolver for `dns:` discovery (tests point it at a local server). */
   readonly resolver?: ConstructorParameters<typeof ControlPlane>[0]['resolver'];
+  /** The ACME side of a fleet (lock, shared certificates and challenges); by default from `registry.store: etcd`. */
+  readonly acmeFleet?: AcmeFleet;
   /** Tuning of the dashboard's event stream (`GET /api/events`): stats interval, slow-client limit, heartbeat. */
   readonly events?: EventStreamTuning;
 }
@@ -71,6 +76,8 @@ export interface DataPlaneHandle {
   workers?: AdminContext['workers'];
   /** Replaces every worker, one at a time; absent in one process. */
   roll?: AdminContext['rollWorkers'];
+  /** Hands over the ACME resolver's certificates and challenges; resolves once served (workers: all of them). */
+  acme?(material: AcmeMaterial): Promise<void>;
 }
 
 /** Builds the data plane once the process log and the control plane's fact sink exist. */
@@ -114,6 +121,19 @@ export async function startSwitchyard(
     ...(options.resolver === undefined ? {} : { resolver: options.resolver }),
   });
   facts.control = control;
+  // Before any listener opens (and before each new configuration): an https listener with tls.acme needs its
+  // stored certificate or stand-in in the data plane to start.
+  const acmeFleet = options.acmeFleet ?? acmeFleetFrom(config, log);
+  const acme = new AcmeResolver({
+    log,
+    publish: (material) => dataPlane.acme?.(material) ?? Promise.resolve(),
+    ...(acmeFleet === undefined ? {} : { fleet: acmeFleet }),
+  });
+  /** Every configuration change: the ACME certificates it names first, then the control plane. */
+  const setConfig = async (next: SwitchyardConfig): Promise<void> => {
+    await acme.configure(next);
+    await control.setConfig(next);
+  };
   const fleet =
     store instanceof EtcdStore
       ? new Fleet({
@@ -131,7 +151,7 @@ export async function startSwitchyard(
           },
           applyShared: (next) =>
             counted(async () => {
-              await control.setConfig(validate(withShared(fileInput, next)));
+              await setConfig(validate(withShared(fileInput, next)));
               shared = next;
             }),
         })
@@ -156,7 +176,7 @@ export async function startSwitchyard(
       if (options.reload === undefined)
         throw new SwitchyardError('Switchyard was started without a configuration file');
       const next = await options.reload();
-      await control.setConfig(validate(withShared(next, shared)));
+      await setConfig(validate(withShared(next, shared)));
       fileInput = next;
       return control.snapshot?.version ?? 0;
     });
@@ -166,6 +186,7 @@ export async function startSwitchyard(
     snapshot: () => control.snapshot,
     healthChecks: () => control.healthCheckCounts(),
     reloads: () => ({ ...reloads }),
+    acmeCertificates: () => acme.status().certificates,
     registry: () => {
       if (fleet === undefined) return undefined;
       const status = fleet.status();
@@ -188,11 +209,13 @@ export async function startSwitchyard(
         fleet?.refuse(initial.revision, error instanceof SwitchyardError ? error.problems : [String(error)]);
       }
     }
+    await acme.configure(config);
     await control.start(config);
     if (content !== undefined) fleet?.started(content, shared === undefined ? undefined : initial?.revision);
     if (config.admin.enabled) {
       const ctx: AdminContext = {
         control,
+        acme,
         startedAt,
         counters: (service, endpoint) => dataPlane.counters(service, endpoint),
         metrics: async () => {
@@ -229,6 +252,7 @@ export async function startSwitchyard(
       await admin.listen();
     }
   } catch (error) {
+    acme.close();
     await dataPlane.close(0);
     await fleet?.close();
     await control.close();
@@ -244,7 +268,7 @@ export async function startSwitchyard(
       return address;
     },
     async apply(next) {
-      await counted(() => control.setConfig(validate(next)));
+      await counted(() => setConfig(validate(next)));
     },
     async reload() {
       await reload();
@@ -252,6 +276,7 @@ export async function startSwitchyard(
     close(deadlineMs = defaultDrainDeadlineMs) {
       closing ??= (async () => {
         admin?.startDraining();
+        acme.close();
         const forced = await dataPlane.close(deadlineMs);
         await admin?.close();
         await fleet?.close();

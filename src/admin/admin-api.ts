@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { endpointId, endpointUrl } from '../config/primitives.js';
 import type { ControlPlane, EndpointStatus } from '../control/control-plane.js';
+import type { AcmeResolver } from '../control/acme/acme-resolver.js';
 import { ApiError, readJson } from './http-kit.js';
 import type { EndpointRates, LiveStats } from './live-stats.js';
 import { defaultStaleMs, loadJson } from './load-report.js';
@@ -18,6 +19,8 @@ export { endpointStatusJson } from './endpoint-status.js';
 /** What the admin API reads from the running balancer besides the control plane. */
 export interface AdminContext {
   readonly control: ControlPlane;
+  /** The ACME resolver: managed certificates (`GET /api/acme`, admin/acme-api.ts). */
+  readonly acme?: Pick<AcmeResolver, 'status' | 'renew' | 'revoke'>;
   /** Live counters of an endpoint (summed over the data plane). */
   counters(service: string, endpoint: string): EndpointCounters;
   /** The Prometheus exposition (`GET /metrics`). */

@@ -9,6 +9,7 @@ import type { Logger } from '../core/log.js';
 import { SwitchyardError } from '../core/errors.js';
 import { throttledErrorLog } from '../core/throttled-log.js';
 import { mutationHandlers, readHandlers, type AdminContext, type ApiCall, type ApiResult } from './admin-api.js';
+import { acmeHandlers } from './acme-api.js';
 import { ApiError, sendApiError, sendJson, sendText } from './http-kit.js';
 import { AdminSessions, type AdminRole } from './admin-sessions.js';
 import { AdminAuth, type Access, type Caller } from './auth.js';
@@ -76,6 +77,9 @@ const routes: readonly Route[] = [
     methods: { PUT: admin(mutationHandlers.weight) },
   },
   { pattern: /^\/api\/reload$/, methods: { POST: admin(mutationHandlers.reload) } },
+  { pattern: /^\/api\/acme$/, methods: { GET: read(acmeHandlers.status) } },
+  { pattern: new RegExp(`^/api/acme/certificates/${segment}/renew$`), methods: { POST: admin(acmeHandlers.renew) } },
+  { pattern: new RegExp(`^/api/acme/certificates/${segment}/revoke$`), methods: { POST: admin(acmeHandlers.revoke) } },
   { pattern: /^\/metrics$/, methods: { GET: read(readHandlers.metrics) } },
 ];
 

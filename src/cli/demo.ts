@@ -3,7 +3,7 @@ import { createLogger, type LogFormat } from '../core/log.js';
 import { createSwitchyard } from '../main.js';
 import { generateAdminToken, publishAdminToken } from './admin-token.js';
 import { startDemoInstance } from './demo-instance.js';
-import { runUntilStopped } from './run-until-stopped.js';
+import { EarlyStopSignals, runUntilStopped } from './run-until-stopped.js';
 
 export interface DemoOptions {
   readonly listen: string;
@@ -18,6 +18,15 @@ export interface DemoOptions {
  * deregisters the instances and stops everything.
  */
 export async function demo(options: DemoOptions): Promise<number> {
+  const early = new EarlyStopSignals();
+  try {
+    return await demoCaught(options, early);
+  } finally {
+    early.release();
+  }
+}
+
+async function demoCaught(options: DemoOptions, early: EarlyStopSignals): Promise<number> {
   const log = createLogger({ format: options.logFormat, level: process.env['SWITCHYARD_LOG_LEVEL'] ?? 'warn' });
   const fromEnv = process.env['SWITCHYARD_ADMIN_TOKEN'];
   const token = fromEnv !== undefined && fromEnv !== '' ? fromEnv : generateAdminToken();
@@ -92,5 +101,5 @@ export async function demo(options: DemoOptions): Promise<number> {
     '',
   ];
   process.stdout.write(lines.join('\n'));
-  return runUntilStopped(switchyard, log, { beforeStop: stopInstances });
+  return runUntilStopped(switchyard, log, { beforeStop: stopInstances, early });
 }

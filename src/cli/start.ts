@@ -5,7 +5,7 @@ import { createLogger, type LogFormat } from '../core/log.js';
 import { startCluster, workerCount } from '../cluster/primary.js';
 import { createSwitchyard } from '../main.js';
 import { generateAdminToken, publishAdminToken } from './admin-token.js';
-import { exitCodes, runUntilStopped } from './run-until-stopped.js';
+import { EarlyStopSignals, exitCodes, runUntilStopped } from './run-until-stopped.js';
 import { watchConfigFile } from './watch-config.js';
 
 export interface StartOptions {
@@ -23,6 +23,15 @@ export interface StartOptions {
 
 /** `switchyard start`: from a config file, or config-less with `--listen` and `--to`. */
 export async function start(options: StartOptions): Promise<number> {
+  const early = new EarlyStopSignals();
+  try {
+    return await startCaught(options, early);
+  } finally {
+    early.release();
+  }
+}
+
+async function startCaught(options: StartOptions, early: EarlyStopSignals): Promise<number> {
   const log = createLogger({ format: options.logFormat, level: options.logLevel });
   const file = options.config ?? process.env['SWITCHYARD_CONFIG'] ?? 'switchyard.yaml';
   const oneLiner = options.to !== undefined && options.to.length > 0;
@@ -75,7 +84,7 @@ export async function start(options: StartOptions): Promise<number> {
             log,
           );
     try {
-      return await runUntilStopped(switchyard, log);
+      return await runUntilStopped(switchyard, log, { early });
     } finally {
       await tokenFile?.remove();
     }
@@ -86,7 +95,7 @@ export async function start(options: StartOptions): Promise<number> {
   };
   const unwatch = options.watch === true ? watchConfigFile(file, reload, log) : undefined;
   try {
-    return await runUntilStopped(switchyard, log, { reload });
+    return await runUntilStopped(switchyard, log, { reload, early });
   } finally {
     unwatch?.();
     cluster?.kill(); // after a forced stop, workers still draining go at once

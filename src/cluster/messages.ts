@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { AcmeMaterial } from '../core/acme-material.js';
 import type { EndpointCounters } from '../core/worker-report.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { ServedCertificate, TrafficReport } from '../core/traffic.js';
@@ -26,6 +27,8 @@ export interface WorkerReport {
 export type PrimaryMessage =
   /** Apply this snapshot (one at a time, in order); answered by `applied` or `apply-failed`. */
   | { readonly sy: 'apply'; readonly seq: number; readonly snapshot: Snapshot }
+  /** Serve this ACME material (managed certificates, pending challenges); answered by `acme-applied`. */
+  | { readonly sy: 'acme'; readonly seq: number; readonly material: AcmeMaterial }
   /** Send a `report`. */
   | { readonly sy: 'report'; readonly seq: number }
   /** Stop accepting, let in-flight work finish within `deadlineMs`, answer `drained`, then exit. */
@@ -46,6 +49,8 @@ export type WorkerMessage =
     }
   | { readonly sy: 'apply-failed'; readonly seq: number; readonly message: string; readonly code?: string }
   | { readonly sy: 'report'; readonly seq: number; readonly report: WorkerReport }
+  /** The ACME material of `acme` is served. */
+  | { readonly sy: 'acme-applied'; readonly seq: number }
   /** A passive-health fact (`FactSink.upstreamFailure`) for the control plane. */
   | {
       readonly sy: 'fact';

@@ -5,6 +5,7 @@ import type { EndpointCounters, WorkerSummary } from '../core/worker-report.js';
 import { SwitchyardError } from '../core/errors.js';
 import type { FactSink } from '../core/facts.js';
 import type { LogFormat, Logger } from '../core/log.js';
+import type { AcmeMaterial } from '../core/acme-material.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { sumTraffic, type ServedCertificate, type TrafficReport } from '../core/traffic.js';
 import type { DataPlaneHandle } from '../main.js';
@@ -58,6 +59,8 @@ export class WorkerPool implements DataPlaneHandle {
   readonly #options: WorkerPoolOptions;
   readonly #log: Logger;
   readonly #entries = new Map<number, Entry>();
+  /** The ACME resolver's last material: sent to every worker, and to a new one before its first snapshot. */
+  #acme: AcmeMaterial | undefined;
   #current: Snapshot | undefined;
   #addresses: Readonly<Record<string, AddressInfo>> = {};
   /** What exited workers counted (gauges zeroed), so that totals never go down when a worker is replaced. */
@@ -260,10 +263,27 @@ export class WorkerPool implements DataPlaneHandle {
     });
   }
 
-  /** Applies the current snapshot to a starting worker until it has the latest one (a publish may come meanwhile). */
+  /**
+   * Hands every serving worker the ACME material and resolves once each serves it (a starting one gets it in
+   * `#catchUp`, before its first snapshot, so its https listeners open with their certificates).
+   */
+  async acme(material: AcmeMaterial): Promise<void> {
+    this.#acme = material;
+    const serving = [...this.#entries.values()].filter((e) => e.state === 'serving');
+    await Promise.all(serving.map((e) => this.#ask(e, (seq) => ({ sy: 'acme', seq, material }))));
+  }
+
+  /**
+   * Gives a starting worker the ACME material, then applies the current snapshot until it has the latest of both
+   * (a publish may come meanwhile).
+   */
   async #catchUp(entry: Entry): Promise<void> {
-    while (this.#current !== undefined && entry.version !== this.#current.version) {
-      await this.#applyTo(entry, this.#current);
+    let material: AcmeMaterial | undefined;
+    while (material !== this.#acme || (this.#current !== undefined && entry.version !== this.#current.version)) {
+      if (material !== this.#acme) {
+        const next = (material = this.#acme!);
+        await this.#ask(entry, (seq) => ({ sy: 'acme', seq, material: next }));
+      } else if (this.#current !== undefined) await this.#applyTo(entry, this.#current);
     }
   }
 

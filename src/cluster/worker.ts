@@ -88,6 +88,15 @@ export function runWorker(): void {
         if (draining) return;
         applying = applying.then(() => apply(message.seq, message.snapshot));
         return;
+      case 'acme':
+        dataPlane.acme(message.material).then(
+          () => send({ sy: 'acme-applied', seq: message.seq }),
+          (error: unknown) => {
+            log.error({ err: error }, 'ACME material not applied');
+            send({ sy: 'acme-applied', seq: message.seq });
+          },
+        );
+        return;
       case 'report':
         send({ sy: 'report', seq: message.seq, report: report() });
         return;

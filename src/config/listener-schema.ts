@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listenerAcmeSchema } from './acme-schema.js';
 import { cidr, listenAddress, milliseconds, name } from './primitives.js';
 
 /** Client-side timeouts of an HTTP listener (docs/guarantees.md §2). */
@@ -52,11 +53,20 @@ const certificate = z.strictObject({
 });
 
 /** TLS termination (docs/guarantees.md §3: TLS 1.2 and 1.3, Mozilla intermediate suites, ALPN h2 + http/1.1). */
-const listenerTls = z.strictObject({
-  /** The first is the default, served when SNI names nothing known (or no SNI is sent). */
-  certificates: z.array(certificate).min(1, 'at least one certificate is needed'),
-  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
-});
+const listenerTls = z
+  .strictObject({
+    /** The first is the default, served when SNI names nothing known (or no SNI is sent); ACME ones come after. */
+    certificates: z.array(certificate).default([]),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+    /** A certificate ordered and renewed by the top-level `acme` resolver (docs/tls.md "Automatic certificates"). */
+    acme: listenerAcmeSchema.optional(),
+    /** Staple OCSP responses for certificates whose issuer names an OCSP responder (fetched in the background). */
+    ocspStapling: z.boolean().default(false),
+  })
+  .refine((tls) => tls.certificates.length > 0 || tls.acme !== undefined, {
+    message: 'at least one certificate is needed (or tls.acme)',
+    path: ['certificates'],
+  });
 
 export const listenerSchema = z
   .strictObject({

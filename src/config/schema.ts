@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { acmeIssues, acmeSchema } from './acme-schema.js';
 import { accessLogSchema } from './access-log-schema.js';
 import { adminSchema } from './admin-schema.js';
 import { listenerSchema } from './listener-schema.js';
@@ -47,12 +48,15 @@ const configShape = z.strictObject({
   services: z.record(name, serviceSchema).default({}),
   overload: overloadSchema.prefault({}),
   accessLog: accessLogSchema.prefault({}),
+  /** The ACME resolver for `tls.acme` listeners (docs/tls.md "Automatic certificates (ACME)"). */
+  acme: acmeSchema.optional(),
 });
 
 /** The whole configuration file. */
 export const configSchema = configShape.superRefine(
   (config, ctx) => {
     for (const issue of referenceIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of acmeIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
   },
   { when: () => true },
 );
@@ -69,6 +73,7 @@ export type RegistryConfig = z.output<typeof registrySchema>;
 export type { EtcdConfig, NodeConfig, SelfPreservationConfig } from './registry-schema.js';
 export type { OverloadConfig } from './overload-schema.js';
 export type AccessLogConfig = z.output<typeof accessLogSchema>;
+export type { AcmeConfig, ListenerAcmeConfig } from './acme-schema.js';
 export type {
   HealthCheckConfig,
   DnsConfig,

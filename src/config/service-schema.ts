@@ -60,12 +60,26 @@ const httpCheck = z.strictObject({
   host: z.string().min(1).optional(),
 });
 
-/** Active health checks of a service's endpoints (docs/guarantees.md §1 defaults). Exactly one of `http` and `tcp`. */
+/**
+ * A gRPC health check (`grpc.health.v1.Health/Check` over HTTP/2, h2c on `http://` endpoints, h2 on `https://`):
+ * passes when the instance answers `SERVING` for `service`.
+ */
+const grpcCheck = z.strictObject({
+  /** The service name asked about; `""` (the default) asks about the instance as a whole. */
+  service: z.string().max(1_024).default(''),
+  /** `:authority` sent with the check; the endpoint's host:port when omitted. */
+  authority: z.string().min(1).optional(),
+});
+
+/**
+ * Active health checks of a service's endpoints (docs/guarantees.md §1 defaults). Exactly one of `http`, `tcp` and `grpc`.
+ */
 export const healthCheckSchema = z
   .strictObject({
     http: httpCheck.optional(),
     /** A TCP connect check: passes when the connection opens. */
     tcp: z.strictObject({}).optional(),
+    grpc: grpcCheck.optional(),
     intervalMs: milliseconds.default(2_000),
     timeoutMs: milliseconds.default(1_000),
     /** Each interval is spread by up to ± this share, so checks of many endpoints do not fire together. */
@@ -75,7 +89,10 @@ export const healthCheckSchema = z
     /** Failures in a row that make a healthy endpoint unhealthy. */
     fall: z.number().int().min(1).max(100).default(3),
   })
-  .refine((check) => (check.http === undefined) !== (check.tcp === undefined), 'give exactly one of "http" and "tcp"')
+  .refine(
+    (check) => [check.http, check.tcp, check.grpc].filter((kind) => kind !== undefined).length === 1,
+    'give exactly one of "http", "tcp" and "grpc"',
+  )
   .refine((check) => !(check.http?.method === 'HEAD' && check.http.bodyContains !== undefined), {
     message: 'a HEAD check has no body to search: drop bodyContains or use GET',
     path: ['http', 'bodyContains'],
@@ -126,6 +143,10 @@ export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
 export type DnsConfig = z.output<typeof dnsDiscovery>;
 export type OutlierConfig = z.output<typeof outlierDetection>;
 export type RetryConfig = z.output<typeof retries>;
+
+/** What Switchyard may speak to a service's endpoints (`upstreamProtocol`). */
+export const upstreamProtocols = ['http1', 'http2', 'auto'] as const;
+export type UpstreamProtocol = (typeof upstreamProtocols)[number];
 
 export const algorithms = [
   'round-robin',
@@ -223,6 +244,13 @@ export const stickinessSchema = z
 export type StickinessConfig = z.output<typeof stickinessSchema>;
 
 export const serviceSchema = z.strictObject({
+  /**
+   * What Switchyard speaks to the endpoints (docs/grpc.md): `http1` (HTTP/1.1, the default); `http2` (HTTP/2: with
+   * prior knowledge, h2c, to `http://` endpoints and over TLS, ALPN `h2` only, to `https://` ones); `auto` (ALPN offers
+   * h2 and http/1.1 to `https://` endpoints and uses what the instance picks; `http://` endpoints get HTTP/1.1).
+   * gRPC needs `http2` (or `auto` with TLS instances that pick h2).
+   */
+  upstreamProtocol: z.enum(upstreamProtocols).default('http1'),
   /** The balancing algorithm (docs/algorithms.md); `round-robin` by default, with weights interleaved smoothly. */
   algorithm: z.enum(algorithms).default('round-robin'),
   balancing: balancingSchema.prefault({}),

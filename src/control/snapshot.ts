@@ -45,6 +45,7 @@ export function buildSnapshot(
       balancing: service.balancing,
       ...(service.stickiness === undefined ? {} : { stickiness: service.stickiness }),
       ...(service.upstreamTls === undefined ? {} : { upstreamTls: service.upstreamTls }),
+      ...(service.upstreamProtocol === 'http1' ? {} : { upstreamProtocol: service.upstreamProtocol }),
       endpoints,
       panic: service.panicMode && healthy.length === 0 && sick.length > 0,
       timeouts: service.timeouts,

@@ -36,6 +36,8 @@ export interface AccessEntry {
   readonly sticky: boolean;
   /** Envoy-style response flags joined by `,` (`accessFlags`); empty when there are none. */
   readonly flags: string;
+  /** The grpc-status a gRPC call ended with (the instance's, or Switchyard's own); undefined for other requests. */
+  readonly grpcStatus?: number | undefined;
   /** Only read when the format or `fields` asks for them. */
   readonly userAgent?: string | undefined;
   readonly referer?: string | undefined;
@@ -65,6 +67,7 @@ export const accessLogFields = [
   'retries',
   'sticky',
   'flags',
+  'grpc_status',
   'user_agent',
   'referer',
 ] as const;

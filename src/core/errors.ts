@@ -20,6 +20,18 @@ export const proxyErrors = {
   },
   upstreamReset: { code: 'upstream_reset', status: 502, title: 'The upstream closed the connection', flag: 'UC' },
   upstreamTimeout: { code: 'upstream_timeout', status: 504, title: 'The upstream did not answer in time', flag: 'UT' },
+  upstreamProtocolError: {
+    code: 'upstream_protocol_error',
+    status: 502,
+    title: 'The upstream answered outside the protocol',
+    flag: 'UPE',
+  },
+  upstreamTlsFailure: {
+    code: 'upstream_tls_failure',
+    status: 502,
+    title: 'The TLS handshake with the upstream failed',
+    flag: 'UF',
+  },
   methodNotAllowed: { code: 'method_not_allowed', status: 405, title: 'This method is not served here', flag: 'DPE' },
   badRequest: { code: 'bad_request', status: 400, title: 'The request is malformed', flag: 'DPE' },
   invalidPath: {

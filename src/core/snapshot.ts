@@ -142,6 +142,8 @@ export interface ServiceSnapshot {
   readonly stickiness?: StickinessConfig;
   /** Re-encryption toward `https://` endpoints. */
   readonly upstreamTls?: ServiceConfig['upstreamTls'];
+  /** HTTP/1.1, HTTP/2 or ALPN's choice toward the endpoints (docs/grpc.md); `http1` when absent. */
+  readonly upstreamProtocol?: ServiceConfig['upstreamProtocol'];
   /**
    * Every known endpoint with its admin state and health; `weight` is the effective weight (slow start applied).
    * The data plane balances over the eligible ones: state `ready` and health `up` (or undefined).

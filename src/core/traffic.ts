@@ -76,7 +76,23 @@ export interface ServiceTraffic {
   readonly service: string;
   /** Requests sent again to another endpoint after a failed attempt. */
   retries: number;
+  /** gRPC calls by the grpc-status the client got (index 0–16; `grpcStatusLabels`), Switchyard's own answers included. */
+  readonly grpcStatuses?: number[];
+  /** Upstream TLS handshakes that failed, by `tlsFailureClasses` index. */
+  readonly tlsFailures?: number[];
 }
+
+/** The classes of upstream TLS failure, in the order of `ServiceTraffic.tlsFailures`. */
+export const tlsFailureClasses = [
+  'unknown_ca',
+  'name_mismatch',
+  'bad_certificate',
+  'handshake_timeout',
+  'handshake_failed',
+] as const;
+
+/** gRPC status codes counted per service (0 OK … 16 UNAUTHENTICATED). */
+export const grpcStatusCount = 17;
 
 export interface ListenerTrafficReport extends ListenerTraffic {
   readonly listener: string;
@@ -155,8 +171,18 @@ export function sumTraffic(reports: readonly TrafficReport[]): TrafficReport {
     }
     for (const s of report.services) {
       const sum = services.get(s.service);
-      if (sum === undefined) services.set(s.service, { ...s });
-      else sum.retries += s.retries;
+      if (sum === undefined) {
+        services.set(s.service, {
+          ...s,
+          ...(s.grpcStatuses === undefined ? {} : { grpcStatuses: [...s.grpcStatuses] }),
+          ...(s.tlsFailures === undefined ? {} : { tlsFailures: [...s.tlsFailures] }),
+        });
+        continue;
+      }
+      sum.retries += s.retries;
+      if (s.grpcStatuses !== undefined)
+        addInto(((sum as { grpcStatuses?: number[] }).grpcStatuses ??= []), s.grpcStatuses);
+      if (s.tlsFailures !== undefined) addInto(((sum as { tlsFailures?: number[] }).tlsFailures ??= []), s.tlsFailures);
     }
   }
   return {

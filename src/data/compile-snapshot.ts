@@ -13,6 +13,8 @@ import type { EndpointRuntime, ListenerRuntime, ServiceRuntime, StickyRuntime } 
 import { hashKeyReader } from './stickiness/hash-key.js';
 import { StickyKeys } from './stickiness/sticky-keys.js';
 import { EndpointGate } from './upstream/endpoint-gate.js';
+import { gateCapacity } from './upstream/create-pool.js';
+import type { TlsFailureReporter } from './upstream/tls-failure-log.js';
 import type { EndpointGauge, LatencyEstimator } from './upstream/endpoint-gauge.js';
 import type { InFlightGauges } from './upstream/in-flight.js';
 import type { UpstreamPools } from './upstream/upstream-pools.js';
@@ -34,6 +36,8 @@ export interface CompilerParts {
   readonly requests: RequestCounters;
   readonly overload: OverloadGuard;
   readonly facts: FactSink;
+  /** Logs and counts failed TLS handshakes with instances. */
+  readonly tlsFailures?: TlsFailureReporter;
 }
 
 /**
@@ -73,7 +77,7 @@ export class SnapshotCompiler {
   }
 
   #compileServices(snapshots: readonly ServiceSnapshot[], keys: StickyKeys): Map<string, ServiceRuntime> {
-    const { pools, gauges, overload, facts } = this.#parts;
+    const { pools, gauges, overload, facts, tlsFailures } = this.#parts;
     const poolFor = pools.reconcile(snapshots);
     const services = new Map<string, ServiceRuntime>();
     const live = new Set<EndpointGauge>();
@@ -89,7 +93,7 @@ export class SnapshotCompiler {
         if (endpoint.health === 'ejected') load.succeeded();
         live.add(load);
         const pool = poolFor(service, endpoint);
-        endpoints.set(endpoint.id, { endpoint, pool, load, gate: this.#gateOf(pool, service) });
+        endpoints.set(endpoint.id, { endpoint, pool, load, gate: this.#gateOf(pool, service, endpoint) });
       }
       const eligible = eligibleEndpoints(service);
       const measures = measuresOf(service.algorithm);
@@ -107,6 +111,7 @@ export class SnapshotCompiler {
           reportedLoad: measures.reportedLoad === true,
         },
         facts,
+        ...(tlsFailures === undefined ? {} : { tlsFailures }),
         overload,
         ...(service.stickiness === undefined
           ? {}
@@ -136,10 +141,11 @@ export class SnapshotCompiler {
   }
 
   /** The gate of an upstream pool, made with the pool's connection count the first time the pool is seen. */
-  #gateOf(pool: object, service: ServiceSnapshot): EndpointGate {
+  #gateOf(pool: object, service: ServiceSnapshot, endpoint: Endpoint): EndpointGate {
     let gate = this.#gates.get(pool);
     if (gate === undefined) {
-      gate = new EndpointGate(service.maxConnectionsPerEndpoint);
+      // HTTP/2 pools count streams, not connections (create-pool.ts).
+      gate = new EndpointGate(gateCapacity(service, endpoint));
       this.#gates.set(pool, gate);
     }
     return gate;

@@ -5,7 +5,9 @@ import type { Logger } from '../core/log.js';
 import type { ListenerSnapshot, Snapshot } from '../core/snapshot.js';
 import type { ListenerTrafficReport, ServedCertificate, TrafficReport } from '../core/traffic.js';
 import { AccessLog } from '../observability/access-log.js';
+import type { AcmeMaterial } from '../core/acme-material.js';
 import { SnapshotCompiler, type CompiledListener } from './compile-snapshot.js';
+import { AcmeChallenges } from './listeners/acme-challenges.js';
 import { HttpListener } from './listeners/http-listener.js';
 import { HttpsListener } from './listeners/https-listener.js';
 import type { Listener } from './listeners/listener.js';
@@ -17,6 +19,7 @@ import type { ListenerRuntime } from './runtime.js';
 import type { EndpointGauge } from './upstream/endpoint-gauge.js';
 import { InFlightGauges } from './upstream/in-flight.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
+import { tlsFailureReporter } from './upstream/tls-failure-log.js';
 
 /** An open listener, with the kind of runtime it takes. */
 type OpenListener =
@@ -45,6 +48,8 @@ export class DataPlane {
   readonly #accessLog: AccessLog;
   readonly #compiler: SnapshotCompiler;
   #version = 0;
+  /** What the ACME resolver published: managed certificates and pending challenges (`acme()`). */
+  readonly #acme = new AcmeChallenges();
 
   constructor(log: Logger, facts: FactSink) {
     this.#log = log;
@@ -56,6 +61,7 @@ export class DataPlane {
       requests: this.#requests,
       overload: this.#overload,
       facts,
+      tlsFailures: tlsFailureReporter(log),
     });
   }
 
@@ -90,6 +96,14 @@ export class DataPlane {
     this.#log.info({ version: snapshot.version }, 'snapshot applied');
   }
 
+  /**
+   * Takes the ACME resolver's material: managed certificates (swapped in like a file reload) and the challenges it
+   * waits on. Resolves once the listeners serve it. Kept apart from snapshots: it carries private keys.
+   */
+  acme(material: AcmeMaterial): Promise<void> {
+    return this.#acme.update(material);
+  }
+
   /** A listener for a compiled runtime, by its protocol. */
   #create(next: CompiledListener): OpenListener {
     if (next.kind === 'l4') {
@@ -101,8 +115,8 @@ export class DataPlane {
     const runtime = next.runtime;
     const listener =
       runtime.snapshot.protocol === 'https'
-        ? new HttpsListener(runtime, this.#log)
-        : new HttpListener(runtime, this.#log);
+        ? new HttpsListener(runtime, this.#log, this.#acme)
+        : new HttpListener(runtime, this.#log, this.#acme);
     return { kind: 'http', listener };
   }
 

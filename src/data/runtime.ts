@@ -1,4 +1,3 @@
-import type { Pool } from 'undici';
 import type { Endpoint, EndpointId } from '../core/endpoint.js';
 import type { FactSink } from '../core/facts.js';
 import type { StickinessConfig } from '../core/snapshot.js';
@@ -11,6 +10,8 @@ import type { RouteTable } from './routing/route-table.js';
 import type { RetryBudget } from './upstream/retry-budget.js';
 import type { EndpointGauge, LatencyEstimator } from './upstream/endpoint-gauge.js';
 import type { EndpointGate } from './upstream/endpoint-gate.js';
+import type { UpstreamPool } from './upstream/create-pool.js';
+import type { TlsFailureReporter } from './upstream/tls-failure-log.js';
 import type { OverloadGuard } from './overload/overload-guard.js';
 import type { RouteCounters } from './request-counters.js';
 import type { ServiceTraffic } from '../core/traffic.js';
@@ -22,7 +23,7 @@ import type { AccessLog } from '../observability/access-log.js';
  */
 export interface EndpointRuntime {
   readonly endpoint: Endpoint;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   /** The endpoint's live counters; only the upstream attempt changes them. */
   readonly load: EndpointGauge;
   /** Requests in flight to the pool and the bounded queue in front of it (`maxPendingPerEndpoint`, `queueMs`). */
@@ -38,6 +39,8 @@ export interface ServiceRuntime {
   readonly counters: ServiceTraffic;
   /** Where gateway errors are reported (the control plane decides on ejection). */
   readonly facts: FactSink;
+  /** Logs and counts a failed TLS handshake with an endpoint (upstream/tls-failure-log.ts). */
+  readonly tlsFailures?: TlsFailureReporter;
   /** The process's overload state: Retry-After and the counts of what the endpoint queues refuse. */
   readonly overload: OverloadGuard;
   readonly sticky?: StickyRuntime;

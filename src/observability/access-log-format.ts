@@ -61,6 +61,7 @@ const jsonValues: Readonly<Record<AccessLogField, JsonValue>> = {
   retries: (e) => String(e.retries),
   sticky: (e) => (e.sticky ? 'true' : 'false'),
   flags: (e) => (e.flags === '' ? '"-"' : jsonString(e.flags)),
+  grpc_status: (e) => (e.grpcStatus === undefined ? 'null' : String(e.grpcStatus)),
   user_agent: (e) => optionalJsonString(e.userAgent),
   referer: (e) => optionalJsonString(e.referer),
 };

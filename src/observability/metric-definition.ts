@@ -32,6 +32,8 @@ export interface MetricSources {
   reloads(): ReloadCounts;
   /** The shared registry store (a fleet on etcd); undefined with a local store (its metrics are then absent). */
   registry?(): RegistryReport | undefined;
+  /** Certificates the ACME resolver manages: their names and notAfter (epoch ms). */
+  acmeCertificates?(): readonly { readonly domains: readonly string[]; readonly validUntil: number }[];
   /** Switchyard's version, for `switchyard_build_info`. */
   readonly version: string;
 }
@@ -56,6 +58,7 @@ export interface Scrape {
   readonly snapshot: Snapshot | undefined;
   readonly healthChecks: readonly HealthCheckCounts[];
   readonly reloads: ReloadCounts;
+  readonly acmeCertificates: readonly { readonly domains: readonly string[]; readonly validUntil: number }[];
   readonly version: string;
 }
 

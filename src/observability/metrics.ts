@@ -4,6 +4,7 @@ import { codeClasses, durationBucketsSeconds } from '../core/traffic.js';
 import type { HistogramDefinition, MetricDefinition, MetricSources, Sample, Scrape } from './metric-definition.js';
 import { fleetMetrics } from './fleet-metrics.js';
 import { overloadMetrics } from './overload-metrics.js';
+import { grpcMetrics } from './grpc-metrics.js';
 
 export type {
   HealthCheckCounts,
@@ -175,8 +176,22 @@ export const metricDefinitions: readonly MetricDefinition[] = [
       yield* soonest.values();
     },
   },
+  {
+    name: 'switchyard_acme_certificate_expiry_timestamp_seconds',
+    type: 'gauge',
+    help: 'When the certificate the ACME resolver serves for the domain (stand-in included) expires, in Unix seconds.',
+    labelNames: ['domain'],
+    *samples({ acmeCertificates }) {
+      const soonest = new Map<string, number>();
+      for (const c of acmeCertificates)
+        for (const domain of c.domains)
+          soonest.set(domain, Math.min(soonest.get(domain) ?? Infinity, c.validUntil / 1000));
+      for (const [domain, seconds] of soonest) yield [{ domain }, seconds];
+    },
+  },
   ...overloadMetrics,
   ...fleetMetrics,
+  ...grpcMetrics,
 ];
 
 /** The names of every metric Switchyard exports itself (prom-client's process and Node.js metrics come on top). */
@@ -229,6 +244,7 @@ export class SwitchyardMetrics {
       healthChecks: sources.healthChecks(),
       reloads: sources.reloads(),
       registry: sources.registry?.(),
+      acmeCertificates: sources.acmeCertificates?.() ?? [],
       version: sources.version,
     };
     try {

@@ -129,6 +129,7 @@ test('a proxied request writes one JSON line with every SPEC field, in order, ho
       retries: 0,
       sticky: false,
       flags: '-',
+      grpc_status: null,
     },
   );
 });
@@ -331,6 +332,7 @@ test('an L4 TCP connection writes one line when it closes: protocol tcp, no stat
       retries: 0,
       sticky: false,
       flags: '-',
+      grpc_status: null,
     },
   );
   assert.ok((line!['duration_ms'] as number) > 0);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { forcedExitAfterMs } from '../../src/cli/run-until-stopped.js';
 import { bin, checkStopCycles, ensureBuild, root } from './helpers/stop-cycles.js';
 
 /**
@@ -40,4 +42,24 @@ test('the demo says what it does when it stops, then exits 0', async () => {
     out,
     /Stopping: 3 instances deregister and stop, then the balancer drains \(in-flight requests finish, 30 s at most\) and exits\./,
   );
+});
+
+test('a process whose code hangs after the stop still exits, with the exit code of the stop, soon after the drain', async () => {
+  const fixture = fileURLToPath(new URL('fixtures/hung-after-stop.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (chunk: Buffer) => chunk.includes('ready') && resolve()),
+  );
+  const stoppedAt = Date.now();
+  child.kill('SIGTERM');
+  const code = await exited;
+  clearTimeout(killer);
+  assert.equal(code, 0, 'exit 0 (a clean stop), not killed after 60 s');
+  const afterMs = Date.now() - stoppedAt;
+  assert.ok(afterMs >= forcedExitAfterMs - 100, `it waited for its caller first (${afterMs} ms)`);
 });

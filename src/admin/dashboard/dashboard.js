@@ -112,6 +112,28 @@ async function signIn(token) {
   ui.role.textContent = role === 'admin' ? 'admin' : 'read only';
   connect(token);
   void showFleet(token);
+  void showCertificates(token);
+}
+
+/** The ACME section (read-only): GET /api/acme every 15 s while signed in; hidden when nothing is managed. */
+async function showCertificates(token) {
+  window.clearTimeout(showCertificates.timer);
+  if (ui.app.hidden) return;
+  const res = await fetch('/api/acme', { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+  const certificates = res && res.ok ? (await res.json()).certificates : [];
+  $('acme-panel').hidden = certificates.length === 0;
+  $('acme').replaceChildren(
+    ...certificates.map((c) => {
+      const row = el('tr');
+      const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+      const state = el('td', 'badge', c.ordering ? `${c.state}, ordering` : c.state);
+      state.dataset.value = c.state === 'valid' ? 'ready' : 'drain';
+      row.append(el('td', '', c.domains.join(', ')), state, el('td', '', when(c.validUntil)));
+      row.append(el('td', '', when(c.nextAttemptAt)), el('td', '', c.lastError ? c.lastError.message : '—'));
+      return row;
+    }),
+  );
+  showCertificates.timer = window.setTimeout(() => void showCertificates(token), 15_000);
 }
 
 let fleetTimer;

@@ -8,7 +8,7 @@ import type { Balancer, BalancerOptions, LoadGauge, PickContext } from './balanc
  * of this process move only when a request starts, and a burst of picks can come before that).
  *
  * A retry (a pick with exclusions) does not move the turn, so a failing endpoint does not become every request's
- * first attempt. Weight-0 endpoints take no traffic. O(n) a pick.
+ * first attempt. Weight-0 endpoints take no traffic. O(n) a pick at worst; the scan stops at the first idle endpoint.
  */
 export class LeastConnections implements Balancer {
   readonly #endpoints: readonly Endpoint[];
@@ -25,16 +25,18 @@ export class LeastConnections implements Balancer {
     let best: Endpoint | undefined;
     let bestIndex = -1;
     let bestActive = 0;
-    for (let offset = 0; offset < count; offset++) {
-      const index = (this.#next + offset) % count;
+    const exclude = ctx.exclude;
+    for (let offset = 0, index = this.#next; offset < count; offset++, index = index + 1 === count ? 0 : index + 1) {
       const endpoint = this.#endpoints[index]!;
-      if (ctx.exclude?.has(endpoint.id)) continue;
+      if (exclude?.has(endpoint.id)) continue;
       const active = this.#load.active(endpoint.id);
       // active ÷ weight < bestActive ÷ bestWeight, multiplied out: exact for whole counts and weights.
       if (best === undefined || active * best.weight < bestActive * endpoint.weight) {
         best = endpoint;
         bestIndex = index;
         bestActive = active;
+        // Nothing beats an idle endpoint, and among equals the first in turn order wins: the scan can stop here.
+        if (active === 0) break;
       }
     }
     if (best !== undefined && (ctx.exclude === undefined || ctx.exclude.size === 0)) {

@@ -87,3 +87,13 @@ test('the precomputed cycle gives the same sequence as the credit scan, cycle af
     weights,
   );
 });
+
+test('fractional weights (endpoints in slow start) are still picked, in proportion to their weights', () => {
+  // Three endpoints registered a moment apart ramp from 10 % of their weight: 0.104, 0.103, 0.2.
+  const rr = new RoundRobin([ep('a', 0.104), ep('b', 0.103), ep('c', 0.2)]);
+  const seen = picks(rr, 40);
+  assert.equal(seen.includes(undefined), false);
+  const count = (id: string): number => seen.filter((p) => p === id).length;
+  assert.ok(count('c') > count('a') && count('c') > count('b'), seen.join(','));
+  assert.ok(count('a') >= 8 && count('b') >= 8, seen.join(','));
+});

@@ -12,7 +12,7 @@ const maxScheduleWork = 8_000_000;
  * The sequence is periodic: after one cycle of Σ weights picks every credit is back at 0. So the cycle is computed
  * once, when the balancer is built, and a pick is an array read (O(1), whatever the number of endpoints). A retry
  * (a pick with exclusions) takes the next scheduled endpoint not yet tried without moving the cursor, as plain
- * round-robin does. Cycles too long to keep (Σ weights above 65,536) fall back to the O(n) credit scan, where an
+ * round-robin does. Cycles too long to keep (Σ weights above 65,536) and fractional weights (slow start ramps them) fall back to the O(n) credit scan, where an
  * excluded endpoint neither wins nor earns credit for that pick.
  */
 export class WeightedRoundRobin implements Balancer {
@@ -25,7 +25,7 @@ export class WeightedRoundRobin implements Balancer {
     this.#endpoints = endpoints.filter((e) => e.weight > 0);
     this.#credit = this.#endpoints.map(() => 0);
     const cycle = this.#endpoints.reduce((sum, e) => sum + e.weight, 0);
-    // Only whole weights give a cycle of Σ weights picks; slow start's fractional ones (0.1 …) scan instead.
+    // Only whole weights make a whole cycle: slow start and DNS weights give fractions, which scan instead.
     const whole = this.#endpoints.every((e) => Number.isInteger(e.weight));
     if (whole && cycle > 0 && cycle <= maxScheduleLength && cycle * this.#endpoints.length <= maxScheduleWork) {
       const schedule = new Uint32Array(cycle);

@@ -5,7 +5,8 @@ import { accessFlags } from '../../core/access-entry.js';
 import type { RouteSnapshot } from '../../core/snapshot.js';
 import type { AccessLog } from '../../observability/access-log.js';
 import { clientAddressOf, type RequestHead } from './client-address.js';
-import { answeredProblems } from './problem.js';
+import { grpcStatuses } from '../http/grpc-status.js';
+import { connectionRecord, problemOf } from './connection-record.js';
 
 /**
  * What the data plane notes for the access log while a request, tunnel or connection runs. A record exists only when
@@ -13,25 +14,18 @@ import { answeredProblems } from './problem.js';
  * and handed to the log once, when the client side closes.
  */
 
-/**
- * What a client connection had carried when its previous line was written, so each keep-alive request (and a
- * WebSocket tunnel after them) counts only its own bytes.
- */
-const connectionMarks = new WeakMap<object, { read: number; written: number }>();
-
 /** Bytes read from and written to `socket` since its last line (or since it was accepted). */
 function connectionBytes(socket: Socket | null | undefined): { read: number; written: number } {
   if (socket === null || socket === undefined) return { read: 0, written: 0 };
   const read = socket.bytesRead ?? 0;
   const written = socket.bytesWritten ?? 0;
-  const mark = connectionMarks.get(socket);
-  if (mark === undefined) {
-    connectionMarks.set(socket, { read, written });
-    return { read, written };
-  }
-  const delta = { read: read - mark.read, written: written - mark.written };
-  mark.read = read;
-  mark.written = written;
+  const record = connectionRecord(socket);
+  const delta =
+    record.readMark === undefined
+      ? { read, written }
+      : { read: read - record.readMark, written: written - record.writtenMark };
+  record.readMark = read;
+  record.writtenMark = written;
   return delta;
 }
 
@@ -73,7 +67,7 @@ export class HttpAccessRecord {
   sticky = false;
   /**
    * The flag of an outcome no problem document tells (an upstream failure mid-body, the client leaving); a request
-   * answered with a problem gets that error's flag (`answeredProblems`). Empty when there is none.
+   * answered with a problem gets that error's flag (`problemOf`). Empty when there is none.
    */
   flag = '';
   /** The status sent to a WebSocket client (101, the instance's refusal, or a problem); requests read the response. */
@@ -117,7 +111,7 @@ export class HttpAccessRecord {
       bytesIn = bytes.read;
       bytesOut = bytes.written;
     }
-    let flag = this.flag === '' ? (answeredProblems.get(res)?.flag ?? '') : this.flag;
+    let flag = this.flag === '' ? (problemOf(res)?.flag ?? '') : this.flag;
     if (flag === '' && !res.writableFinished) flag = accessFlags.downstreamClosed;
     this.#write(res.headersSent ? res.statusCode : 0, bytesIn, bytesOut, flag);
   }
@@ -154,6 +148,7 @@ export class HttpAccessRecord {
       retries: this.retries,
       sticky: this.sticky,
       flags,
+      ...(this.#res === undefined ? {} : { grpcStatus: grpcStatuses.get(this.#res) }),
       ...(headers
         ? { userAgent: headerOf(req.rawHeaders, 'user-agent'), referer: headerOf(req.rawHeaders, 'referer') }
         : {}),

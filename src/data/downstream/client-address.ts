@@ -1,4 +1,5 @@
 import { BlockList, isIPv6 } from 'node:net';
+import { existingRecord } from './connection-record.js';
 
 /**
  * Which peers are trusted to have set forwarding headers (X-Forwarded-*, Forwarded, X-Request-Id), compiled once
@@ -30,21 +31,17 @@ export class TrustedProxies {
 }
 
 /**
- * The client address a PROXY protocol header gave a connection, keyed by the raw socket. HTTP requests find it through
- * `clientAddressOf` (their socket is the raw one, a TLS socket over it, or an HTTP/2 session's socket proxy).
- */
-export const proxiedClients = new WeakMap<object, string>();
-
-/**
- * The client's address for a request or upgrade arriving on `socket`: the one a trusted PROXY header carried, else
- * the peer's (IPv4-mapped IPv6 turned back into IPv4).
+ * The client's address for a request or upgrade arriving on `socket`: the one a trusted PROXY header carried (kept in
+ * the connection's record, connection-record.ts), else the peer's (IPv4-mapped IPv6 turned back into IPv4).
  */
 export function clientAddressOf(socket: {
   readonly remoteAddress?: string | undefined;
   readonly _parent?: unknown;
 }): string {
+  // On a TLS socket the PROXY front recorded the raw socket under it (`_parent`).
   const proxied =
-    proxiedClients.get(socket) ?? (socket._parent == null ? undefined : proxiedClients.get(socket._parent));
+    existingRecord(socket)?.clientAddress ??
+    (socket._parent == null ? undefined : existingRecord(socket._parent)?.clientAddress);
   return proxied ?? peerAddress(socket.remoteAddress);
 }
 

@@ -1,11 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { problemJson, type ProxyError } from '../../core/errors.js';
-
-/**
- * The error each response was answered with, for the access log's `flags` (read when the response closes). Every
- * problem answer passes here, whichever part of the data plane gives it; a response nobody logs is simply collected.
- */
-export const answeredProblems = new WeakMap<ServerResponse, ProxyError>();
+import { answersGrpc, grpcStatusFor, sendGrpcError } from '../http/grpc-status.js';
+import { recordProblem } from './connection-record.js';
 
 /**
  * Answers with a small problem+json document (RFC 9457). With `close`, the connection is closed after it: used for
@@ -22,6 +18,13 @@ export function sendProblem(
     res.destroy();
     return;
   }
+  if (answersGrpc(res)) {
+    // A gRPC client reads grpc-status, not a problem document (docs/grpc.md).
+    const message = options.detail === undefined ? error.title : `${error.title}: ${options.detail}`;
+    sendGrpcError(res, grpcStatusFor(error), message, requestId, options.headers);
+    recordProblem(res, error);
+    return;
+  }
   const body = problemJson(error, requestId, options.detail);
   const headers = ['content-type', 'application/problem+json', 'content-length', String(Buffer.byteLength(body))];
   if (requestId !== undefined) headers.push('x-request-id', requestId);
@@ -31,5 +34,5 @@ export function sendProblem(
   if (options.close === true && !('stream' in res)) headers.push('connection', 'close');
   res.writeHead(error.status, headers);
   res.end(body);
-  answeredProblems.set(res, error);
+  recordProblem(res, error);
 }

@@ -17,6 +17,9 @@ import type { Lease } from '../upstream/lease.js';
 import { forwardResponseHeaders } from './forwarding-headers.js';
 import { bufferBody, CHUNKED_PREFETCH_MS, prefetchBody } from './request-body.js';
 import { BodyTooLargeError } from './route-actions.js';
+import { cutResponse, forwardInformational, forwardTrailers } from './response-framing.js';
+import { countGrpcStatus, isGrpcContentType, noteGrpcStatus, parseGrpcTimeout } from './grpc-status.js';
+import { tlsFailureClass } from '../upstream/upstream-tls.js';
 
 /**
  * Phases 8 to 12 of docs/lifecycle.md for one request routed to a service: prepare (retry budget, stickiness, the
@@ -43,6 +46,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
   /** The valid stickiness key the client presented. */
   #claim: StickyClaim | undefined;
   #lastFailure: ProxyError | undefined;
+  /** What the last failure's answer says beyond its title (the class of a TLS failure). */
+  #lastDetail: string | undefined;
+  readonly #startedAt = Date.now();
+  /** A gRPC call's deadline (epoch ms) from `grpc-timeout`; undefined without one. */
+  #deadline: number | undefined;
   #abort: ((error?: Error) => void) | undefined;
   #resume: (() => void) | undefined;
   #awaitingDrain = false;
@@ -73,6 +81,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
   start(): void {
     this.#res.on('close', this.#onClientClose);
     const service = this.#service;
+    const grpc = isGrpcContentType(this.#req.headers['content-type']);
+    if (grpc) countGrpcStatus(this.#res, service.counters.grpcStatuses);
     service.retryBudget.deposit();
     let preferred;
     if (service.sticky !== undefined) {
@@ -90,7 +100,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
       });
       return;
     }
-    if (this.#head.hasBody && length === undefined) {
+    // A gRPC stream is never read ahead: its messages are the conversation (bidi), not a body to vet first.
+    if (this.#head.hasBody && length === undefined && !grpc) {
       // A chunked body is read ahead so broken framing is refused before the instance sees even the head.
       prefetchBody(this.#req, bufferBytes, CHUNKED_PREFETCH_MS, this.#policies?.maxBodyBytes).then(
         (body) => {
@@ -148,11 +159,19 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
         method: this.#req.method as Dispatcher.HttpMethod,
         headers: this.#head.headers,
         body,
-        headersTimeout: policies?.firstByteMs ?? timeouts.firstByteMs,
+        headersTimeout: this.#firstByteMs(policies?.firstByteMs ?? timeouts.firstByteMs),
         bodyTimeout: policies?.bodyIdleMs ?? timeouts.bodyIdleMs,
       },
       this,
     );
+  }
+
+  /** The response-head timeout, shortened to what is left of a gRPC call's `grpc-timeout` deadline. */
+  #firstByteMs(configuredMs: number): number {
+    const grpcMs = parseGrpcTimeout(this.#req.headers['grpc-timeout']);
+    if (grpcMs === undefined) return configuredMs;
+    this.#deadline ??= this.#startedAt + grpcMs;
+    return Math.max(1, Math.min(configuredMs, this.#deadline - Date.now()));
   }
 
   /** A 503 for overload (a queue, or the process out of descriptors), with Retry-After. */
@@ -168,7 +187,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
 
   /** Phase 11, stream response: the head, measured, with the stickiness key and the route's header rules. */
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // informational (103): the final response follows
+    if (statusCode < 200) {
+      // Informational (103 Early Hints): forwarded; the final response follows.
+      forwardInformational(this.#res, statusCode, rawHeaders);
+      return true;
+    }
     const attempt = this.#attempt;
     attempt?.answer(statusCode, rawHeaders);
     this.#access?.answered(statusCode);
@@ -176,6 +199,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
     if (res.destroyed) return false;
     try {
       const headers = forwardResponseHeaders(rawHeaders, this.#head.requestId);
+      // A Trailers-Only gRPC answer carries its status in the head.
+      for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'grpc-status') noteGrpcStatus(res, headers[i + 1]);
       const sticky = this.#service.sticky;
       if (attempt !== undefined && sticky?.config.mode === 'key')
         issueStickyKey(headers, attempt.endpoint.endpoint.id, sticky, this.#claim, Date.now());
@@ -205,9 +230,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
   }
 
   /** Phase 12, end. */
-  onComplete(): void {
+  onComplete(trailers?: readonly (Buffer | string)[] | null): void {
     this.#attempt?.end();
     this.#done = true;
+    const fields = forwardTrailers(this.#req, this.#res, trailers);
+    if (fields !== undefined) noteGrpcStatus(this.#res, fields['grpc-status']);
     this.#res.end();
   }
 
@@ -222,13 +249,20 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
       sendProblem(this.#res, proxyErrors.payloadTooLarge, this.#head.requestId, { close: true });
       return;
     }
+    if (this.#res.headersSent && bodilessAnswer(this.#req.method, this.#res.statusCode, error)) {
+      // undici fails a 204/304 that declares a Content-Length (legal on a 304, RFC 9110 §8.6) for its missing body and
+      // drops the connection: the client's response is whole, so it ends normally.
+      this.#attempt = attempt;
+      this.onComplete(null);
+      return;
+    }
     if (this.#res.headersSent || this.#clientGone) {
       // Mid-body failure: close the client connection so a truncated body is never mistaken for a whole one.
       attempt.end();
       this.#done = true;
       if (this.#access !== undefined)
         this.#access.flag = this.#clientGone ? accessFlags.downstreamClosed : midBodyFlag(error);
-      this.#res.destroy();
+      cutResponse(this.#res);
       return;
     }
     const kind = failureOf((error as { code?: string }).code ?? '');
@@ -239,6 +273,14 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
       return;
     }
     this.#lastFailure = problemFor(kind);
+    this.#lastDetail = undefined;
+    const tlsClass = tlsFailureClass(error);
+    if (tlsClass !== undefined) {
+      // The 502 names the class of TLS failure; the cause (which name, which CA) goes to the log only.
+      this.#lastFailure = proxyErrors.upstreamTlsFailure;
+      this.#lastDetail = tlsClass;
+      this.#service.tlsFailures?.(this.#service.counters, attempt.endpoint.endpoint.id, tlsClass, error);
+    }
     if (this.#tries.failed(attempt, kind, this.#requestFacts()) === 'another') this.#dispatch();
     else this.#fail(this.#lastFailure);
   }
@@ -251,7 +293,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
 
   #fail(error: ProxyError): void {
     this.#done = true;
-    sendProblem(this.#res, error, this.#head.requestId);
+    const detail = error === this.#lastFailure ? this.#lastDetail : undefined;
+    sendProblem(this.#res, error, this.#head.requestId, detail === undefined ? {} : { detail });
   }
 
   readonly #onDrain = (): void => {
@@ -267,6 +310,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, GateWaiter {
     // Nothing dispatched yet to abort (the body was still being read): nothing else would end the try.
     else this.#attempt?.end();
   };
+}
+
+/** True for undici's length complaint about a response that has no body by definition (HEAD, 204, 304). */
+function bodilessAnswer(method: string | undefined, status: number, error: Error): boolean {
+  if ((error as { code?: string }).code !== 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return false;
+  return method === 'HEAD' || status === 204 || status === 304;
 }
 
 /** The access-log flag of an upstream failure after the response started: a body timeout, or the upstream's close. */

@@ -12,9 +12,13 @@ import { issueStickyKey, stickyChoice } from '../stickiness/sticky-choice.js';
 import type { StickyClaim } from '../stickiness/sticky-keys.js';
 import { BodyEnd, ResponseHeadReader, type ResponseHead } from './upgrade-response.js';
 import { routeUpgrade, type RoutedUpgrade } from './upgrade-routing.js';
+import { switchProblem } from './upgrade-check.js';
 import { connectUpstream, writeRawProblem } from '../upstream/upstream-socket.js';
 
 const ignoreError = (): void => undefined;
+
+/** Listeners per event the tunnel's two pipelines add to each socket (each pipeline watches both ends). */
+const tunnelListeners = 4;
 
 /**
  * Proxies one upgrade request (the HTTP server's `upgrade` event) at the socket level: checks it like any request,
@@ -145,7 +149,8 @@ class WebSocketTunnel {
     upstream.on('data', this.#onHandshakeData);
     upstream.once('end', this.#onHandshakeEnd);
     upstream.write(requestHeadOf(this.#req.method ?? 'GET', this.#routed.path, this.#routed.headers));
-    if (this.#head.length > 0) upstream.write(this.#head);
+    // Bytes the client sent after its upgrade request wait for a 101 that agrees (upgrade-check.ts): sent before it,
+    // they would reach the instance as requests of their own, past routing.
   };
 
   readonly #onHandshakeData = (chunk: Buffer): void => {
@@ -158,8 +163,15 @@ class WebSocketTunnel {
         return;
       }
       const { head, rest } = result;
-      if (head.status === 101) this.#open(head, rest);
-      else if (head.status >= 200) this.#relayRefusal(head, rest);
+      if (head.status === 101) {
+        // Only a 101 that agrees to what the client asked opens a tunnel (upgrade-check.ts); else 502 and close.
+        const key = this.#req.headers['sec-websocket-key'];
+        if (
+          switchProblem(this.#req.headers.upgrade, typeof key === 'string' ? key : undefined, head.bytes) !== undefined
+        )
+          this.#upstreamFailed(proxyErrors.upstreamProtocolError);
+        else this.#open(head, rest);
+      } else if (head.status >= 200) this.#relayRefusal(head, rest);
       else {
         // Another informational response (103 Early Hints): relayed; the final answer follows.
         this.#client.write(head.bytes);
@@ -188,6 +200,7 @@ class WebSocketTunnel {
     this.#answered(101);
     client.write(this.#withStickyKey(head.bytes));
     if (rest.length > 0) client.write(rest);
+    if (this.#head.length > 0) upstream.write(this.#head);
     const idleMs = this.#service.snapshot.timeouts.tunnelIdleMs;
     // A socket's timer restarts on reads and writes alike, so either one sees traffic in both directions.
     upstream.setTimeout(idleMs);
@@ -198,6 +211,11 @@ class WebSocketTunnel {
       if (error) this.#close();
       if (++ended === 2) this.#close();
     };
+    // Two pipelines add four 'close' (and 'error', 'end') listeners to a client socket that already has the HTTP
+    // server's, the connection counter's and the drain's: the limit grows by what the tunnel adds, so Node's
+    // MaxListenersExceededWarning keeps meaning a leak.
+    client.setMaxListeners(client.getMaxListeners() + tunnelListeners);
+    upstream.setMaxListeners(upstream.getMaxListeners() + tunnelListeners);
     pipeline(client, upstream, done);
     pipeline(upstream, client, done);
   }

@@ -7,6 +7,7 @@ import { throttledErrorLog, throttledWarning } from '../../core/throttled-log.js
 import { peerAddress } from '../downstream/client-address.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import { listenAt, sameSocketAddress } from '../../config/address.js';
+import type { AcmeChallenges } from './acme-challenges.js';
 import { ClientConnections } from './client-connections.js';
 import { drainUntil } from './drain.js';
 import { readPreface, type PrefaceVerdict } from './h2c-preface.js';
@@ -44,9 +45,12 @@ export class HttpListener implements Listener<ListenerRuntime> {
   /** Connections over a limit, kept only to answer their first request 503 (`#admit`); `#overLimitOpen` counts them. */
   readonly #overLimit = new WeakSet<object>();
   #overLimitOpen = 0;
+  /** HTTP-01 tokens the ACME resolver waits on (answered before routing); not on the https listener's HTTP/1.1. */
+  readonly #acme: AcmeChallenges | undefined;
 
-  constructor(runtime: ListenerRuntime, log: Logger) {
+  constructor(runtime: ListenerRuntime, log: Logger, acme?: AcmeChallenges) {
     this.#runtime = runtime;
+    this.#acme = acme;
     this.#log = log.child({ listener: runtime.snapshot.name });
     const { timeouts, limits } = runtime.snapshot;
     this.#server = createServer(
@@ -254,6 +258,7 @@ export class HttpListener implements Listener<ListenerRuntime> {
       sendProblem(res, proxyErrors.tooManyConnections, undefined, { close: true, headers });
       return;
     }
+    if (this.#acme?.answerHttp01(req, res) === true) return;
     handleRequest(req, res, this.#runtime);
   };
 }

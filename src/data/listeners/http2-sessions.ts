@@ -8,7 +8,7 @@ import {
 } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { proxiedClients } from '../downstream/client-address.js';
+import { connectionRecord, existingRecord } from '../downstream/connection-record.js';
 import { handleRequest } from '../http/http-proxy.js';
 import type { ListenerRuntime } from '../runtime.js';
 
@@ -44,7 +44,7 @@ export class Http2Sessions {
       session.on('close', () => this.#sessions.delete(session));
       session.on('error', () => undefined);
       session.setTimeout(this.#runtime().snapshot.timeouts.keepAliveMs, () => session.close());
-      const client = this.#accepting === undefined ? undefined : proxiedClients.get(this.#accepting);
+      const client = this.#accepting === undefined ? undefined : existingRecord(this.#accepting)?.clientAddress;
       if (client !== undefined) this.#clients.set(session, client);
       if (this.#draining) session.close();
     });
@@ -79,7 +79,7 @@ export class Http2Sessions {
     const session = req.stream.session;
     const client = session === undefined ? undefined : this.#clients.get(session);
     // `req.socket` is a proxy of the connection, not the socket the PROXY front recorded: give it the client too.
-    if (client !== undefined) proxiedClients.set(req.socket, client);
+    if (client !== undefined) connectionRecord(req.socket).clientAddress = client;
     // The compatibility API mirrors IncomingMessage/ServerResponse closely enough for the proxy's use.
     handleRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse, this.#runtime());
   };

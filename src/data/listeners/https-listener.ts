@@ -8,7 +8,9 @@ import type { Logger } from '../../core/log.js';
 import { throttledErrorLog } from '../../core/throttled-log.js';
 import type { ListenerTraffic } from '../../core/traffic.js';
 import type { ListenerRuntime } from '../runtime.js';
+import { acmeTlsAlpn, acmeTlsOptions, type AcmeChallenges } from './acme-challenges.js';
 import { HttpListener } from './http-listener.js';
+import { OcspStapler } from './ocsp-stapling.js';
 import { Http2Sessions } from './http2-sessions.js';
 import { intermediateCiphers, TlsContexts, type CertificateInfo } from './tls-contexts.js';
 import type { Listener } from './listener.js';
@@ -34,21 +36,42 @@ export class HttpsListener implements Listener<ListenerRuntime> {
   /** Open TCP connections (handshakes included), what those already closed exchanged, and how many are admitted. */
   readonly #connections = new ClientConnections();
   #runtime: ListenerRuntime;
+  /** Stops hearing about ACME certificate changes (on close). */
+  readonly #unsubscribe: () => void;
+  /** With `tls.ocspStapling`: OCSP responses fetched in the background, stapled from cache. */
+  readonly #stapler: OcspStapler | undefined;
 
-  constructor(runtime: ListenerRuntime, log: Logger) {
+  /** `acme`: the data plane's ACME material (managed certificates, TLS-ALPN-01 challenges). */
+  constructor(runtime: ListenerRuntime, log: Logger, acme?: AcmeChallenges) {
     const tls = runtime.snapshot.tls;
     if (tls === undefined) throw new Error(`listener ${runtime.snapshot.name} has no tls`);
     this.#runtime = runtime;
     this.#log = log.child({ listener: runtime.snapshot.name });
+    const name = runtime.snapshot.name;
+    this.#stapler = tls.ocspStapling ? new OcspStapler(this.#log) : undefined;
     // Handshakes without SNI (clients that dial an IP address) get the first certificate.
-    this.#contexts = new TlsContexts(tls, this.#log, (defaults) => this.#tls.setSecureContext(defaults));
+    this.#contexts = new TlsContexts(
+      tls,
+      this.#log,
+      (defaults) => {
+        this.#tls.setSecureContext(defaults);
+        this.#stapler?.track(this.#contexts.chains);
+      },
+      () => acme?.certificatesFor(name) ?? [],
+    );
+    this.#unsubscribe =
+      acme?.subscribe((changed) => (changed === name ? this.#reloadManaged() : Promise.resolve())) ?? (() => undefined);
     this.#http1 = new HttpListener(runtime, log);
     this.#h2 = new Http2Sessions(() => this.#runtime);
     const http2 = runtime.snapshot.http2 ?? true;
+    const protocols = http2 ? ['h2', 'http/1.1'] : ['http/1.1'];
+    const contextFor = (serverName: string | undefined): ReturnType<TlsContexts['contextFor']> =>
+      this.#contexts.contextFor(serverName);
     this.#tls = createTlsServer(
       {
-        SNICallback: (name, done) => done(null, this.#contexts.contextFor(name)),
-        ALPNProtocols: http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+        ...(tls.acme !== undefined && acme !== undefined
+          ? acmeTlsOptions(acme, protocols, contextFor)
+          : { SNICallback: (n: string, done) => done(null, contextFor(n)), ALPNProtocols: protocols }),
         minVersion: tls.minVersion,
         ciphers: intermediateCiphers,
         honorCipherOrder: false,
@@ -56,6 +79,7 @@ export class HttpsListener implements Listener<ListenerRuntime> {
       this.#onSecureConnection,
     );
     this.#tls.on('tlsClientError', (_error, socket) => socket.destroy());
+    if (this.#stapler !== undefined) this.#tls.on('OCSPRequest', this.#stapler.staple);
     this.#tls.on('connection', this.#onConnection);
     this.#tls.on('error', throttledErrorLog(this.#log, 'listener error'));
     this.#front = proxyProtocolFront(this.#tls, runtime.snapshot, this.#log);
@@ -85,7 +109,21 @@ export class HttpsListener implements Listener<ListenerRuntime> {
   }
 
   accepts(next: ListenerRuntime): boolean {
-    return this.#http1.accepts(next) && (this.#runtime.snapshot.http2 ?? true) === (next.snapshot.http2 ?? true);
+    return (
+      this.#http1.accepts(next) &&
+      (this.#runtime.snapshot.http2 ?? true) === (next.snapshot.http2 ?? true) &&
+      (this.#runtime.snapshot.tls?.acme === undefined) === (next.snapshot.tls?.acme === undefined) &&
+      this.#runtime.snapshot.tls?.ocspStapling === next.snapshot.tls?.ocspStapling
+    );
+  }
+
+  /** The ACME resolver published new certificates for this listener: new handshakes get them. */
+  #reloadManaged(): Promise<void> {
+    return this.#contexts
+      .load()
+      .catch((error: unknown) =>
+        this.#log.error({ err: error }, 'managed certificate reload failed; the previous certificates stay'),
+      );
   }
 
   /** Swaps in a new runtime; certificates are read again (a failure keeps the old ones and is logged). */
@@ -127,6 +165,8 @@ export class HttpsListener implements Listener<ListenerRuntime> {
    */
   async close(deadlineMs: number): Promise<boolean> {
     this.#contexts.unwatch();
+    this.#unsubscribe();
+    this.#stapler?.close();
     const closed = Promise.all([closeServer(this.#tls), closeServer(this.#front?.server)]);
     this.#h2.goAway();
     return drainUntil(
@@ -161,7 +201,9 @@ export class HttpsListener implements Listener<ListenerRuntime> {
     this.#sockets.add(socket);
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => undefined);
-    if (socket.alpnProtocol === 'h2') this.#h2.accept(socket);
+    // A TLS-ALPN-01 validation is over once the handshake showed the certificate (RFC 8737 §3).
+    if (socket.alpnProtocol === acmeTlsAlpn) socket.destroy();
+    else if (socket.alpnProtocol === 'h2') this.#h2.accept(socket);
     else this.#http1.accept(socket);
   };
 }

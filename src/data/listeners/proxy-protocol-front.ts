@@ -1,7 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import { throttledErrorLog } from '../../core/throttled-log.js';
-import { peerAddress, proxiedClients, TrustedProxies } from '../downstream/client-address.js';
+import { peerAddress, TrustedProxies } from '../downstream/client-address.js';
+import { connectionRecord } from '../downstream/connection-record.js';
 import { readPreamble } from './preamble.js';
 
 /**
@@ -28,7 +29,7 @@ export class ProxyProtocolFront {
           socket.destroy();
           return;
         }
-        proxiedClients.set(socket, preamble.client.address);
+        connectionRecord(socket).clientAddress = preamble.client.address;
         // The socket is paused: the server takes it, then reads what followed the header before anything newer.
         target.emit('connection', socket);
         if (preamble.rest.length > 0) socket.unshift(preamble.rest);

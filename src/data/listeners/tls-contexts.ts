@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, basename } from 'node:path';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { ListenerConfig } from '../../config/schema.js';
+import type { AcmeServedCertificate } from '../../core/acme-material.js';
 import type { Logger } from '../../core/log.js';
 
 type TlsConfig = NonNullable<ListenerConfig['tls']>;
@@ -20,6 +21,7 @@ export const intermediateCiphers = [
 
 /** What the admin API and logs say about a loaded certificate. */
 export interface CertificateInfo {
+  /** The certificate file as configured, or `acme:<first domain>` for a certificate the ACME resolver manages. */
   readonly file: string;
   readonly names: readonly string[];
   /** Epoch ms after which it is no longer valid. */
@@ -34,6 +36,8 @@ interface Loaded {
   /** The first certificate's options: the server's default context, for handshakes without SNI. */
   readonly fallbackOptions: SecureContextOptions;
   readonly certificates: readonly CertificateInfo[];
+  /** Each certificate's PEM chain (for OCSP stapling). */
+  readonly chains: readonly Buffer[];
 }
 
 /** Certificates expiring sooner than this are warned about when loaded. */
@@ -51,22 +55,45 @@ export class TlsContexts {
   #loaded: Loaded | undefined;
   #watchers: FSWatcher[] = [];
   #debounce: NodeJS.Timeout | undefined;
+  #generation = 0;
 
   readonly #onLoad: ((defaults: SecureContextOptions) => void) | undefined;
+  /** Certificates held in memory (ACME), served after the files. */
+  readonly #managed: () => readonly AcmeServedCertificate[];
 
-  /** `onLoad` receives the default certificate's options after every (re)load, for the server's default context. */
-  constructor(config: TlsConfig, log: Logger, onLoad?: (defaults: SecureContextOptions) => void) {
+  /**
+   * `onLoad` receives the default certificate's options after every (re)load, for the server's default context;
+   * `managed` lists the ACME certificates of the listener (read on every load).
+   */
+  constructor(
+    config: TlsConfig,
+    log: Logger,
+    onLoad?: (defaults: SecureContextOptions) => void,
+    managed: () => readonly AcmeServedCertificate[] = () => [],
+  ) {
     this.#config = config;
     this.#log = log;
     this.#onLoad = onLoad;
+    this.#managed = managed;
   }
 
   /** Reads every certificate; rejects (and keeps what was loaded before) when one cannot be used. */
   async load(config: TlsConfig = this.#config): Promise<void> {
+    // Loads may overlap (a file change and an ACME renewal): only the latest one started is put in force.
+    const generation = ++this.#generation;
     const contexts: { context: SecureContext; names: readonly string[]; options: SecureContextOptions }[] = [];
     const certificates: CertificateInfo[] = [];
-    for (const entry of config.certificates) {
-      const [cert, key] = await Promise.all([readFile(entry.cert), readFile(entry.key)]);
+    const chains: Buffer[] = [];
+    const entries: { cert: string; key: string; serverNames?: readonly string[] | undefined; pem?: true }[] = [
+      ...config.certificates,
+      ...this.#managed().map((c) => ({ cert: c.cert, key: c.key, serverNames: c.domains, pem: true as const })),
+    ];
+    if (entries.length === 0) throw new Error('no certificate to serve yet (the ACME resolver has published none)');
+    for (const entry of entries) {
+      const [cert, key] =
+        entry.pem === true
+          ? [Buffer.from(entry.cert), Buffer.from(entry.key)]
+          : await Promise.all([readFile(entry.cert), readFile(entry.key)]);
       const options: SecureContextOptions = {
         cert,
         key,
@@ -75,13 +102,16 @@ export class TlsContexts {
         honorCipherOrder: false,
       };
       const context = createSecureContext(options);
+      chains.push(cert);
       const x509 = new X509Certificate(cert);
       const names = entry.serverNames ?? namesOf(x509);
       const notAfter = Date.parse(x509.validTo);
-      certificates.push({ file: entry.cert, names, notAfter });
+      const file = entry.pem === true ? `acme:${names[0]}` : entry.cert;
+      certificates.push({ file, names, notAfter });
       const leftMs = notAfter - Date.now();
-      if (leftMs < expiryWarningMs) {
-        const details = { file: entry.cert, names, notAfter: new Date(notAfter).toISOString() };
+      // Managed certificates: the ACME resolver logs their renewals and failures itself.
+      if (leftMs < expiryWarningMs && entry.pem !== true) {
+        const details = { file, names, notAfter: new Date(notAfter).toISOString() };
         if (leftMs <= 0) this.#log.warn(details, 'certificate has expired');
         else this.#log.warn({ ...details, daysLeft: Math.floor(leftMs / 86_400_000) }, 'certificate expires soon');
       }
@@ -97,6 +127,7 @@ export class TlsContexts {
         } else if (!exact.has(lower)) exact.set(lower, context);
       }
     }
+    if (generation !== this.#generation) return;
     this.#config = config;
     this.#loaded = {
       exact,
@@ -104,6 +135,7 @@ export class TlsContexts {
       fallback: contexts[0]!.context,
       fallbackOptions: contexts[0]!.options,
       certificates,
+      chains,
     };
     this.#onLoad?.(contexts[0]!.options);
     this.#log.info(
@@ -126,6 +158,11 @@ export class TlsContexts {
 
   get certificates(): readonly CertificateInfo[] {
     return this.#loaded?.certificates ?? [];
+  }
+
+  /** The PEM chain of every certificate loaded (OCSP stapling reads the issuer and responder from them). */
+  get chains(): readonly Buffer[] {
+    return this.#loaded?.chains ?? [];
   }
 
   /** Reloads the certificates when a file changes (watching each file's directory, so atomic saves are seen). */

@@ -60,6 +60,9 @@ const nothingSentCodes = new Set([
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'CERT_HAS_EXPIRED',
   'ERR_TLS_CERT_ALTNAME_INVALID',
+  // HTTP/2 (http2-pool.ts): the instance refused the stream unprocessed, or did not choose h2 by ALPN.
+  'SY_H2_REFUSED_STREAM',
+  'SY_H2_ALPN_REFUSED',
 ]);
 
 const resetCodes = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);

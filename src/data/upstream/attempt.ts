@@ -142,6 +142,8 @@ export class UpstreamTries {
     request: RequestFacts,
   ): Exclude<NextStep, 'another-within-budget'> {
     attempt.end();
+    // Made only now: a request whose first try goes well allocates no set.
+    (this.#excluded ??= new Set()).add(attempt.endpoint.endpoint.id);
     if (reportsFailure(kind)) attempt.failed();
     const step = nextStep(this.#policy, this.#tries, kind, request);
     if (step !== 'another-within-budget') return step;
@@ -183,7 +185,6 @@ export class UpstreamTries {
   #begin(runtime: EndpointRuntime, sticky: boolean, slot: Lease | undefined): UpstreamAttempt {
     const retry = this.#tries > 0;
     this.#tries++;
-    (this.#excluded ??= new Set()).add(runtime.endpoint.id);
     if (retry && this.#policy.countsRequests) this.#service.counters.retries++;
     return new UpstreamAttempt(this.#service, runtime, sticky, retry, this.#policy.countsRequests, slot);
   }

@@ -2,7 +2,7 @@ import type { EndpointId } from '../../core/endpoint.js';
 import type { ServiceSnapshot } from '../../core/snapshot.js';
 import type { LoadGauge } from '../balancing/balancer.js';
 import { RetryBudget } from './retry-budget.js';
-import type { EndpointTraffic, ServiceTraffic } from '../../core/traffic.js';
+import { grpcStatusCount, tlsFailureClasses, type EndpointTraffic, type ServiceTraffic } from '../../core/traffic.js';
 import { EndpointGauge } from './endpoint-gauge.js';
 
 /** One service's gauges, built at `apply()` time: by endpoint id, and the `LoadGauge` its balancer reads. */
@@ -76,7 +76,12 @@ export class InFlightGauges {
   serviceCounters(service: string): ServiceTraffic {
     let counters = this.#services.get(service);
     if (counters === undefined) {
-      counters = { service, retries: 0 };
+      counters = {
+        service,
+        retries: 0,
+        grpcStatuses: new Array<number>(grpcStatusCount).fill(0),
+        tlsFailures: new Array<number>(tlsFailureClasses.length).fill(0),
+      };
       this.#services.set(service, counters);
     }
     return counters;
@@ -98,7 +103,14 @@ export class InFlightGauges {
         });
       }
     }
-    return { endpoints, services: [...this.#services.values()].map((s) => ({ ...s })) };
+    return {
+      endpoints,
+      services: [...this.#services.values()].map((s) => ({
+        ...s,
+        ...(s.grpcStatuses === undefined ? {} : { grpcStatuses: [...s.grpcStatuses] }),
+        ...(s.tlsFailures === undefined ? {} : { tlsFailures: [...s.tlsFailures] }),
+      })),
+    };
   }
 
   /** Forgets gauges of endpoints no longer present once nothing is in flight to them. */
