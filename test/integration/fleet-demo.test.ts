@@ -20,7 +20,17 @@ test('switchyard demo --fleet runs three nodes on a local etcd; every node route
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  await waitFor(() => stdout.includes('Ctrl-C stops everything'), 60_000, 'the demo up', 100);
+  let up = false;
+  // A demo that exits (a port taken, etcd missing) fails the test at once, with what it printed.
+  await Promise.race([
+    waitFor(() => stdout.includes('Ctrl-C stops everything'), 60_000, 'the demo up', 100).catch((error: Error) => {
+      throw new Error(`${error.message}\n${stdout}`);
+    }),
+    exited.then((code) => {
+      if (!up) throw new Error(`the demo exited with ${code} before it was up:\n${stdout}`);
+    }),
+  ]);
+  up = true;
   assert.match(stdout, /3 nodes sharing one registry on a local etcd/);
   for (const port of [web, web + 1, web + 2]) {
     const seen = new Set<string>();

@@ -42,3 +42,31 @@ export function createEtcdClient(config: EtcdConfig): Etcd3 {
   };
   return new Etcd3(options);
 }
+
+/** A store operation ran past its deadline. */
+export class DeadlineError extends Error {}
+
+/**
+ * Runs `work` under one deadline; past it the promise rejects with `DeadlineError` while `work` may still run (its
+ * outcome is then ignored). `live()` throws once the deadline passed, so a step not yet started never starts late.
+ */
+export async function withDeadline<T>(ms: number, work: (live: () => void) => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let expired = false;
+  const live = (): void => {
+    if (expired) throw new DeadlineError('deadline passed');
+  };
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      expired = true;
+      reject(new DeadlineError(`etcd did not answer within ${ms} ms`));
+    }, ms);
+  });
+  const running = work(live);
+  running.catch(() => undefined);
+  try {
+    return await Promise.race([running, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -2,7 +2,7 @@ import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { EtcdConfig } from '../../config/schema.js';
 import type { EndpointId } from '../../core/endpoint.js';
 import type { Logger } from '../../core/log.js';
-import { createEtcdClient } from './etcd-client.js';
+import { createEtcdClient, DeadlineError, withDeadline } from './etcd-client.js';
 import { LeaseRenewals } from './lease-renewals.js';
 import {
   RegistryUnavailableError,
@@ -35,7 +35,14 @@ export class EtcdStore implements SharedRegistryStore {
   #watcher: Watcher | undefined;
   #revision = 0;
   #primed: StoreContent | undefined;
+  /** The watch (or the last list) reached etcd. */
   #up = false;
+  /** A call ran past its deadline and none succeeded since (etcd frozen, a stalled leader, a partition). */
+  #stalled = false;
+  /** What the listener was last told. */
+  #published = false;
+  #probe: NodeJS.Timeout | undefined;
+  readonly #deadlineMs: number;
   #closed = false;
   readonly #resyncs: Record<ResyncReason, number> = { reconnected: 0, compacted: 0, watch_error: 0 };
 
@@ -44,6 +51,7 @@ export class EtcdStore implements SharedRegistryStore {
     this.prefix = config.prefix;
     this.#log = log.child({ component: 'etcd' });
     this.#renewals = new LeaseRenewals(client, config.requestTimeoutMs);
+    this.#deadlineMs = config.requestTimeoutMs;
   }
 
   /** The full key of a path under the prefix. */
@@ -59,7 +67,7 @@ export class EtcdStore implements SharedRegistryStore {
   }
 
   async loadAll(): Promise<StoreContent> {
-    const response = await this.#call(() => this.client.getAll().prefix(this.prefix).exec());
+    const response = await this.#op(() => this.client.getAll().prefix(this.prefix).exec());
     const registrations: Registration[] = [];
     const overrides: Override[] = [];
     const nodes = new Map<string, unknown>();
@@ -74,6 +82,7 @@ export class EtcdStore implements SharedRegistryStore {
     }
     this.#revision = Number(response.header.revision);
     this.#up = true;
+    this.#publish();
     this.#primed = { registrations, overrides, nodes, config, revision: this.#revision };
     return this.#primed;
   }
@@ -85,54 +94,77 @@ export class EtcdStore implements SharedRegistryStore {
   }
 
   status() {
-    return { up: this.#up, revision: this.#revision, resyncs: { ...this.#resyncs } };
+    return { up: this.#up && !this.#stalled, revision: this.#revision, resyncs: { ...this.#resyncs } };
   }
 
-  async putRegistration(registration: Registration): Promise<void> {
+  /**
+   * Writes a registration: one put decides (a granted lease without its put expires unused). Like every call below it
+   * runs under one deadline (`requestTimeoutMs`): past it the caller gets `RegistryUnavailableError` and no further
+   * step starts, but a put already sent may still land; the watch reports it then.
+   */
+  putRegistration(registration: Registration): Promise<void> {
+    return this.#op((live) => this.#putRegistration(registration, live));
+  }
+
+  async #putRegistration(registration: Registration, live: () => void): Promise<void> {
     const key = this.key(registrationPath(registration.service, registration.id));
     const { leaseExpiresAt: _expires, ...stored } = registration;
     const value = JSON.stringify(stored);
     if (registration.ttlSeconds === undefined) {
-      await this.#call(() => this.client.put(key).value(value).exec());
+      await this.client.put(key).value(value).exec();
       return;
     }
     const previous = this.#leases.get(key);
     // A re-registration renews the lease it has (a value change must not restart the lease clock either).
     if (previous !== undefined && (await this.#renewals.renew(previous).catch(() => false))) {
       try {
+        live();
         await this.client.put(key).value(value).lease(previous).exec();
         return;
       } catch {
         // The lease ended between the renewal and the put: grant a new one below.
       }
     }
-    const granted = await this.#call(() =>
-      this.client.leaseClient.leaseGrant({ TTL: registration.ttlSeconds!, ID: 0 }),
-    );
-    await this.#call(() => this.client.put(key).value(value).lease(granted.ID).exec());
+    live();
+    const granted = await this.client.leaseClient.leaseGrant({ TTL: registration.ttlSeconds, ID: 0 });
+    live();
+    await this.client.put(key).value(value).lease(granted.ID).exec();
     this.#leases.set(key, granted.ID);
     if (previous !== undefined && previous !== granted.ID)
       void this.client.leaseClient.leaseRevoke({ ID: previous }).catch(() => undefined);
   }
 
-  async removeRegistration(service: string, id: EndpointId): Promise<void> {
-    const key = this.key(registrationPath(service, id));
-    const lease = this.#leases.get(key);
-    // The marker tells every node this is a deregistration, not a lease expiry (self-preservation counts only those).
-    const marker = this.client.put(key).value(JSON.stringify({ service, id, removed: true }));
-    await this.#call(() =>
-      lease === undefined
-        ? marker.exec()
-        : marker
-            .lease(lease)
-            .exec()
-            .catch(() => marker.exec()),
-    );
-    await this.#call(() => this.client.delete().key(key).exec());
+  /**
+   * Deregisters: one transaction writes the marker (it tells every node this is a deregistration, not a lease expiry:
+   * self-preservation counts only those) and deletes the endpoint's override, so both happen or neither; the key
+   * itself is deleted after (a marker left behind reads as "removed", and ends with its lease).
+   */
+  removeRegistration(service: string, id: EndpointId): Promise<void> {
+    return this.#op(async (live) => {
+      const key = this.key(registrationPath(service, id));
+      const lease = this.#leases.get(key);
+      const value = JSON.stringify({ service, id, removed: true });
+      const marker = (leased: boolean) =>
+        this.client
+          .if(key, 'Version', '>', -1)
+          .then(
+            leased && lease !== undefined
+              ? this.client.put(key).value(value).lease(lease)
+              : this.client.put(key).value(value),
+            this.client.delete().key(this.key(overridePath(service, id))),
+          )
+          .commit();
+      await marker(true).catch((error: unknown) => {
+        if (lease === undefined) throw error;
+        live();
+        return marker(false);
+      });
+      await this.client.delete().key(key).exec();
+    });
   }
 
   async putOverride(override: Override): Promise<void> {
-    await this.#call(() =>
+    await this.#op(() =>
       this.client
         .put(this.key(overridePath(override.service, override.id)))
         .value(JSON.stringify(override))
@@ -141,7 +173,7 @@ export class EtcdStore implements SharedRegistryStore {
   }
 
   async removeOverride(service: string, id: EndpointId): Promise<void> {
-    await this.#call(() =>
+    await this.#op(() =>
       this.client
         .delete()
         .key(this.key(overridePath(service, id)))
@@ -152,23 +184,61 @@ export class EtcdStore implements SharedRegistryStore {
   async renew(service: string, id: EndpointId): Promise<boolean> {
     const lease = this.#leases.get(this.key(registrationPath(service, id)));
     if (lease === undefined) return false;
-    return this.#call(() => this.#renewals.renew(lease));
+    return this.#op(() => this.#renewals.renew(lease));
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#probe);
     this.#renewals.close();
     await this.#watcher?.cancel().catch(() => undefined);
     this.client.close();
   }
 
-  /** Runs one etcd call; any failure is "the store is unavailable" to the API (503 + Retry-After). */
-  async #call<T>(call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one store operation (one or more etcd calls) under one deadline: etcd3 retries a call on each member, so
+   * per-call deadlines add up. Any failure, the deadline included, is "the store is unavailable" to the API (503 +
+   * Retry-After). `live()` throws once the deadline passed: a step not yet started never starts late.
+   */
+  async #op<T>(work: (live: () => void) => Promise<T>): Promise<T> {
     try {
-      return await call();
+      const result = await withDeadline(this.#deadlineMs, work);
+      this.#setStalled(false);
+      return result;
     } catch (error) {
+      if (error instanceof DeadlineError) this.#setStalled(true);
       throw new RegistryUnavailableError(error);
     }
+  }
+
+  /**
+   * A frozen etcd keeps its connections open, so the watch sees no disconnection: a call past its deadline marks the
+   * store unavailable, and a probe every 500 ms (a one-key read under the same deadline) marks it back.
+   */
+  #setStalled(stalled: boolean): void {
+    if (this.#stalled === stalled) return;
+    this.#stalled = stalled;
+    if (stalled) {
+      this.#log.warn({ deadlineMs: this.#deadlineMs }, 'etcd did not answer in time: serving the last state seen');
+      this.#scheduleProbe();
+    } else {
+      clearTimeout(this.#probe);
+      this.#probe = undefined;
+      this.#log.info({ revision: this.#revision }, 'etcd answers again');
+    }
+    this.#publish();
+  }
+
+  #scheduleProbe(): void {
+    if (this.#closed || !this.#stalled) return;
+    clearTimeout(this.#probe);
+    this.#probe = setTimeout(() => {
+      void this.#op(() => this.client.get(this.key('config')).exec()).then(
+        () => undefined,
+        () => this.#scheduleProbe(),
+      );
+    }, 500);
+    this.#probe.unref();
   }
 
   #startWatch(): void {
@@ -229,8 +299,14 @@ export class EtcdStore implements SharedRegistryStore {
   }
 
   #setUp(up: boolean): void {
-    if (this.#up === up) return;
     this.#up = up;
+    this.#publish();
+  }
+
+  #publish(): void {
+    const up = this.#up && !this.#stalled;
+    if (this.#published === up) return;
+    this.#published = up;
     this.#listener?.availability(up);
   }
 
@@ -247,6 +323,8 @@ export class EtcdStore implements SharedRegistryStore {
     if (response.events.length === 0) revision = Math.max(revision, Number(response.header.revision));
     this.#revision = revision;
     if (!this.#up) this.#setUp(true);
+    // Watch data after a stall: etcd answers again.
+    if (this.#stalled) this.#setStalled(false);
     if (changes.length > 0 || response.events.length === 0) this.#listener?.changes(changes, revision);
   }
 

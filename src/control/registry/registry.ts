@@ -323,11 +323,9 @@ export class Registry {
     if (!this.#registrations.has(key)) {
       return { ok: false, reason: this.endpoint(service, id) === undefined ? 'not_found' : 'static' };
     }
+    // A shared store removes the endpoint's override in the same transaction (nothing half-applied).
     await this.#store.removeRegistration(service, id);
-    if (this.#shared && this.#overrides.has(key)) {
-      await this.#store.removeOverride(service, id);
-      this.#overrides.delete(key);
-    }
+    if (this.#shared) this.#overrides.delete(key);
     this.#preservation.release(service, key);
     this.#registrations.delete(key);
     this.#onChange();

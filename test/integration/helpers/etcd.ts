@@ -55,6 +55,13 @@ export interface EtcdCluster {
   stopAll(signal?: NodeJS.Signals): Promise<void>;
   /** Starts every stopped member and waits until the cluster has a leader. */
   startAll(): Promise<void>;
+  /**
+   * Freezes every running member with SIGSTOP (a stalled leader, a partition): the processes live and their sockets
+   * accept connections, but nothing answers. `thawAll` sends SIGCONT.
+   */
+  freezeAll(): Promise<void>;
+  /** Resumes frozen members (SIGCONT) and waits until the cluster has a leader again. */
+  thawAll(): Promise<void>;
   /** The store's current revision. */
   revision(): Promise<number>;
   /** Compacts the store at its current revision (or `revision`); returns the revision compacted at. */
@@ -71,6 +78,8 @@ interface MemberState {
   peerUrl: string;
   dataDir: string;
   child: ChildProcess | undefined;
+  /** SIGSTOP sent and no SIGCONT since. */
+  frozen: boolean;
   exited: Promise<void> | undefined;
   started: boolean;
 }
@@ -94,6 +103,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
       child: undefined,
       exited: undefined,
       started: false,
+      frozen: false,
     });
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
@@ -273,6 +283,22 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
       const stopped = members.filter((m) => m.child === undefined);
       for (const member of stopped) spawnMember(member);
       await waitHealthy(members);
+    },
+    freezeAll() {
+      for (const member of members) {
+        if (member.child === undefined) continue;
+        member.child.kill('SIGSTOP');
+        member.frozen = true;
+      }
+      return Promise.resolve();
+    },
+    async thawAll() {
+      const frozen = members.filter((m) => m.frozen && m.child !== undefined);
+      for (const member of frozen) {
+        member.child!.kill('SIGCONT');
+        member.frozen = false;
+      }
+      await waitHealthy(frozen);
     },
     revision,
     async compact(at) {
