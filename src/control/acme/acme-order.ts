@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import acme from 'acme-client';
+import type * as AcmeClient from 'acme-client';
 import type { AcmeConfig } from '../../config/schema.js';
+import { lazyRequire } from '../../core/lazy-require.js';
 import { parseRenewalWindow, renewalCertificateId, type RenewalWindow } from './renewal-info.js';
+
+// Loaded when the first ACME account is made: a balancer without `acme` never loads the client.
+const acmeClient = lazyRequire<typeof AcmeClient>('acme-client');
 
 /** Where the order publishes the challenge answers it needs (and withdraws them once validated). */
 export interface ChallengeBoard {
@@ -21,23 +25,24 @@ let directoryAgentFor: string | undefined;
  * layer retries 429 and 5xx answers itself, waiting what their Retry-After says (RFC 8555 §6.6).
  */
 export class AcmeAccount {
-  readonly #client: acme.Client;
+  readonly #client: AcmeClient.Client;
   readonly #config: AcmeConfig;
 
   constructor(config: AcmeConfig, accountKey: string) {
     this.#config = config;
     if (config.directoryCa !== undefined && directoryAgentFor !== config.directoryCa) {
       // acme-client has one axios instance per process: the resolver is one per process too.
-      acme.axios.defaults.httpsAgent = new Agent({ ca: readFileSync(config.directoryCa) });
+      acmeClient().axios.defaults.httpsAgent = new Agent({ ca: readFileSync(config.directoryCa) });
       directoryAgentFor = config.directoryCa;
     }
     // Two more tries of a 429/5xx answer (or none at all), each after its Retry-After (else 2 s, then 4 s); then the
     // resolver's own back-off takes over.
-    const settings = (acme.axios.defaults as { acmeSettings?: { retryMaxAttempts: number; retryDefaultDelay: number } })
-      .acmeSettings!;
+    const settings = (
+      acmeClient().axios.defaults as { acmeSettings?: { retryMaxAttempts: number; retryDefaultDelay: number } }
+    ).acmeSettings!;
     settings.retryMaxAttempts = 2;
     settings.retryDefaultDelay = 2;
-    this.#client = new acme.Client({
+    this.#client = new (acmeClient().Client)({
       directoryUrl: config.directory,
       accountKey,
       // Polling an order or challenge still "processing": from 250 ms, doubling to 10 s (acme-client's 5 s first
@@ -59,7 +64,7 @@ export class AcmeAccount {
     challenge: 'http-01' | 'tls-alpn-01',
     board: ChallengeBoard,
   ): Promise<string> {
-    const [, csr] = await acme.crypto.createCsr({ commonName: domains[0]!, altNames: [...domains] }, keyPem);
+    const [, csr] = await acmeClient().crypto.createCsr({ commonName: domains[0]!, altNames: [...domains] }, keyPem);
     return this.#client.auto({
       csr,
       ...(this.#config.email === undefined ? {} : { email: this.#config.email }),
@@ -70,8 +75,8 @@ export class AcmeAccount {
       challengeCreateFn: async (authz, ch, keyAuthorization) => {
         if (ch.type === 'http-01') return board.addHttp01(ch.token, keyAuthorization);
         // A throwaway ECDSA key (acme-client would make an RSA one, seconds each): the fleet may share it in etcd.
-        const throwaway = await acme.crypto.createPrivateEcdsaKey();
-        const [alpnKey, alpnCert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization, throwaway);
+        const throwaway = await acmeClient().crypto.createPrivateEcdsaKey();
+        const [alpnKey, alpnCert] = await acmeClient().crypto.createAlpnCertificate(authz, keyAuthorization, throwaway);
         return board.addTlsAlpn01(authz.identifier.value, alpnCert.toString(), alpnKey.toString());
       },
       challengeRemoveFn: async (authz, ch) => {
@@ -86,10 +91,10 @@ export class AcmeAccount {
    * `renewalInfo` (Pebble 2.4 does not; Let's Encrypt does) or the certificate has no authority key identifier.
    */
   async renewalWindow(certPem: string): Promise<RenewalWindow | undefined> {
-    const directory = (await acme.axios.get(this.#config.directory)).data as { renewalInfo?: unknown };
+    const directory = (await acmeClient().axios.get(this.#config.directory)).data as { renewalInfo?: unknown };
     const certId = renewalCertificateId(certPem);
     if (typeof directory.renewalInfo !== 'string' || certId === undefined) return undefined;
-    const reply = await acme.axios.get(`${directory.renewalInfo.replace(/\/$/, '')}/${certId}`);
+    const reply = await acmeClient().axios.get(`${directory.renewalInfo.replace(/\/$/, '')}/${certId}`);
     return reply.status === 200 ? parseRenewalWindow(reply.data) : undefined;
   }
 

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import type * as Cockatiel from 'cockatiel';
+import type * as Etcd3Package from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import type { EtcdConfig } from '../../config/schema.js';
+import { lazyRequire } from '../../core/lazy-require.js';
+
+// Loaded when the first etcd client is made: nodes on the file store never load gRPC.
+const etcd3 = lazyRequire<typeof Etcd3Package>('etcd3');
+const cockatiel = lazyRequire<typeof Cockatiel>('cockatiel');
 
 /** Watch reconnects back off from 100 ms to at most 1 s: a returning etcd is noticed within about a second. */
 interface Backoff {
@@ -16,6 +22,8 @@ const backoff = (ms: number): Backoff => ({ duration: ms, next: () => backoff(Ma
  * that a member coming back is used again within about a second.
  */
 export function createEtcdClient(config: EtcdConfig): Etcd3 {
+  const { Etcd3, isRecoverableError } = etcd3();
+  const { circuitBreaker, ConsecutiveBreaker, handleWhen } = cockatiel();
   const tls = config.tls;
   const options: IOptions = {
     hosts: config.endpoints.map((url) => url.replace(/\/+$/, '')),
