@@ -29,6 +29,10 @@ const inherited: Record<string, string> = {
   'a connection window above 2^31-1 is FLOW_CONTROL_ERROR': 'GOAWAY INTERNAL_ERROR',
   'a stream id lower than one already used is PROTOCOL_ERROR': 'timeout',
   'DATA beyond the stream window the server advertised is FLOW_CONTROL_ERROR': 'timeout',
+  // Node 24's server treats a body longer than its content-length as a connection error (Node 20: a stream error).
+  ...(Number(process.versions.node.split('.')[0]) >= 24
+    ? { 'a body longer than its content-length is malformed': 'GOAWAY INTERNAL_ERROR' }
+    : {}),
 };
 
 interface CaseResult {
@@ -78,7 +82,8 @@ test('HTTP/2 conformance of the h2c listener (prior knowledge): stream states, S
   const o = await origin(t);
   const lb = await startSwitchyard(configWith([o.url], {}, { http2: true }));
   t.after(() => lb.close());
-  judge(await runCases(lb.port(), 'h2c'), 'h2c', true);
+  // The list of deviations is Node 20's (docs/http2.md); Node 24 fixes several, so it is pinned on Node 20 only.
+  judge(await runCases(lb.port(), 'h2c'), 'h2c', Number(process.versions.node.split('.')[0]) === 20);
 });
 
 test('HTTP/2 conformance of the https listener (h2 by ALPN): the same cases', async (t) => {
